@@ -1,0 +1,85 @@
+"""activitylog: an embeddable, searchable, tamper-evident Activity Log for your application.
+
+>>> from activitylog import ActivityLog, Actor, Target
+>>> log = ActivityLog()
+>>> entry = log.record("lead.deleted", org_id="acme", actor=Actor("u1", "Ada Lovelace"),
+...                    target=Target("lead", "42", "Acme Corp"))
+>>> entry.description
+'Ada Lovelace deleted lead “Acme Corp”'
+"""
+
+from __future__ import annotations
+
+from .access import Policy, Role, Viewer, owners_and_admins
+from .context import Snapshot, capture
+from .errors import (
+    ActivityLogError,
+    ConfigurationError,
+    DuplicateAction,
+    InvalidCursor,
+    InvalidEntry,
+    InvalidQuery,
+    MetadataError,
+    MissingContext,
+    NaiveDatetime,
+    PermissionDenied,
+    RegistryError,
+    SchemaError,
+    StoreError,
+    UnknownAction,
+    UnknownCategory,
+)
+from .integrity import Checkpoint, HashChain, Problem, VerifyReport
+from .log import MAX_CHANGES_BYTES, MAX_METADATA_BYTES, ActivityLog, Call
+from .models import Actor, ActorKind, ApiKeyRef, Entry, Kind, Page, Source, Target
+from .query import DateBucket, Query
+from .registry import ActionRegistry, ActionType
+from .stores import Store, open_store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MAX_CHANGES_BYTES",
+    "MAX_METADATA_BYTES",
+    "ActionRegistry",
+    "ActionType",
+    "ActivityLog",
+    "ActivityLogError",
+    "Actor",
+    "ActorKind",
+    "ApiKeyRef",
+    "Call",
+    "Checkpoint",
+    "ConfigurationError",
+    "DateBucket",
+    "DuplicateAction",
+    "Entry",
+    "HashChain",
+    "InvalidCursor",
+    "InvalidEntry",
+    "InvalidQuery",
+    "Kind",
+    "MetadataError",
+    "MissingContext",
+    "NaiveDatetime",
+    "Page",
+    "PermissionDenied",
+    "Policy",
+    "Problem",
+    "Query",
+    "RegistryError",
+    "Role",
+    "SchemaError",
+    "Snapshot",
+    "Source",
+    "Store",
+    "StoreError",
+    "Target",
+    "UnknownAction",
+    "UnknownCategory",
+    "VerifyReport",
+    "Viewer",
+    "capture",
+    "open_store",
+    "owners_and_admins",
+]

@@ -1,0 +1,132 @@
+"""Who is acting, for which organization, through which channel: the ambient recording context.
+
+Each field lives in its own :class:`~contextvars.ContextVar`, so nested contexts override only
+what they name and restore exactly what they replaced, and threads and asyncio tasks never see
+each other's values. A host sets the context once per request (in its dashboard session or REST
+middleware) and every ``record()`` underneath picks it up.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+import attrs
+
+from .models import Actor, ApiKeyRef, Source
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_org_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("activitylog_org", default=None)
+_actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar(
+    "activitylog_actor", default=None
+)
+_source: contextvars.ContextVar[Source | None] = contextvars.ContextVar(
+    "activitylog_source", default=None
+)
+_api_key: contextvars.ContextVar[ApiKeyRef | None] = contextvars.ContextVar(
+    "activitylog_api_key", default=None
+)
+_VARS: dict[str, contextvars.ContextVar[Any]] = {
+    "org_id": _org_id,
+    "actor": _actor,
+    "source": _source,
+    "api_key": _api_key,
+}
+
+
+@attrs.frozen
+class Snapshot:
+    """The recording context at one moment, to carry into a thread pool or a background job.
+
+    ``snap = capture()`` in the request; later ``with snap:`` (or ``snap.run(fn, ...)`` /
+    ``snap.wrap(fn)``) in the worker, and entries recorded there are attributed to the person
+    who asked for the work. A snapshot is a plain value and can be pickled with its parts.
+    """
+
+    org_id: str | None = None
+    actor: Actor | None = None
+    source: Source | None = None
+    api_key: ApiKeyRef | None = None
+
+    def __enter__(self) -> Snapshot:
+        tokens = [var.set(getattr(self, name)) for name, var in _VARS.items()]
+        _stack.set((*_stack.get(), tokens))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        *rest, tokens = _stack.get()
+        _stack.set(tuple(rest))
+        for token in reversed(tokens):
+            token.var.reset(token)
+
+    def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call ``fn`` inside this context."""
+        with self:
+            return fn(*args, **kwargs)
+
+    def wrap(self, fn: Callable[P, R]) -> Callable[P, R]:
+        """``fn`` bound to this context, e.g. for ``executor.submit(snap.wrap(job))``."""
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            with self:
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+_stack: contextvars.ContextVar[tuple[list[contextvars.Token[Any]], ...]] = contextvars.ContextVar(
+    "activitylog_stack", default=()
+)
+
+
+def capture() -> Snapshot:
+    """The current recording context as a :class:`Snapshot`."""
+    return Snapshot(_org_id.get(), _actor.get(), _source.get(), _api_key.get())
+
+
+def current() -> Snapshot:
+    """The current recording context (same as :func:`capture`)."""
+    return capture()
+
+
+@contextmanager
+def bound(
+    *,
+    org_id: str | None = None,
+    actor: Actor | None = None,
+    source: Source | str | None = None,
+    api_key: ApiKeyRef | None = None,
+) -> Iterator[Snapshot]:
+    """Set the given fields for the duration of the block; the others keep their values.
+
+    Setting ``api_key`` without ``source`` implies ``source="api"``.
+    """
+    values: dict[str, Any] = {}
+    if org_id is not None:
+        if not isinstance(org_id, str) or not org_id:
+            raise ValueError("org_id must be a non-empty string")
+        values["org_id"] = org_id
+    if actor is not None:
+        if not isinstance(actor, Actor):
+            raise TypeError(f"actor must be an Actor, not {type(actor).__name__}")
+        values["actor"] = actor
+    if api_key is not None:
+        if not isinstance(api_key, ApiKeyRef):
+            raise TypeError(f"api_key must be an ApiKeyRef, not {type(api_key).__name__}")
+        values["api_key"] = api_key
+        if source is None:
+            source = Source.API
+    if source is not None:
+        values["source"] = Source(source)
+    tokens = [_VARS[name].set(value) for name, value in values.items()]
+    try:
+        yield capture()
+    finally:
+        for token in reversed(tokens):
+            token.var.reset(token)

@@ -1,0 +1,406 @@
+"""``ActivityLog``: record entries, read them back, prove they are untouched."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime, timezone, tzinfo
+from typing import Any, TypeVar, cast
+
+import attrs
+
+from . import access, context, ids
+from .errors import InvalidEntry, MetadataError, MissingContext, NaiveDatetime
+from .integrity import Checkpoint, HashChain, VerifyReport, verify
+from .models import Actor, ActorKind, ApiKeyRef, Entry, Source, Target
+from .query import Query, resolve_tz, resolve_week_start
+from .registry import ActionRegistry
+from .stores.base import GENESIS, Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The largest metadata (as compact JSON, in UTF-8 bytes) one entry may carry.
+MAX_METADATA_BYTES = 64 * 1024
+#: The largest ``changes`` (as compact JSON) one entry may carry.
+MAX_CHANGES_BYTES = 64 * 1024
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _json_copy(value: Any, what: str, limit: int) -> Any:
+    """A JSON round-trip copy of ``value``: what every store will give back, checked once here."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise MetadataError(f"{what} must be JSON-serializable: {exc}") from None
+    if "\\u0000" in text:
+        raise MetadataError(f"{what} contains a NUL character")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise MetadataError(f"{what} contains text that is not valid Unicode") from None
+    if size > limit:
+        raise MetadataError(f"{what} is {size} bytes as JSON; the limit is {limit}")
+    return json.loads(text)
+
+
+@attrs.frozen
+class Call:
+    """What a ``@log.records`` callable sees: the call's bound arguments and its result."""
+
+    args: Mapping[str, Any]
+    result: Any
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.args[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class _Batch:
+    """Entries recorded inside ``with log.batch():``, written in one transaction at the end."""
+
+    def __init__(self) -> None:
+        self.pending: list[Entry] = []
+        self.entries: list[Entry] = []
+
+
+_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
+    "activitylog_batch", default=None
+)
+
+
+class ActivityLog:
+    """The Activity Log of a host application.
+
+    ``ActivityLog()`` keeps entries in memory; pass ``store=`` (or use :meth:`open` with a URL)
+    for a durable one. ``registry`` defaults to the built-in catalogue, ``clock`` to the current
+    UTC time, and ``integrity_key`` turns the hash chain into an HMAC chain.
+    """
+
+    def __init__(
+        self,
+        store: Store | None = None,
+        *,
+        registry: ActionRegistry | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        integrity_key: bytes | str | None = None,
+        policy: access.Policy = access.owners_and_admins,
+        integrity: bool = True,
+    ) -> None:
+        if store is None:
+            from .stores.memory import MemoryStore
+
+            store = MemoryStore()
+        self.store = store
+        self.registry = registry if registry is not None else ActionRegistry()
+        self.clock = clock
+        self.policy = policy
+        self.chain: HashChain | None = HashChain(integrity_key) if integrity else None
+        self._ids = ids.IdGenerator()
+
+    @classmethod
+    def open(cls, url: str, **options: Any) -> ActivityLog:
+        """A log on the store named by ``url``: ``memory://`` or ``sqlite:///path/to/file.db``.
+
+        Options other than the log's own (``registry``, ``clock``, ``integrity_key``,
+        ``policy``, ``integrity``) go to the store.
+        """
+        from .stores import open_store
+
+        own = {k: options.pop(k) for k in list(options) if k in _LOG_OPTIONS}
+        return cls(open_store(url, **options), **own)
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def __enter__(self) -> ActivityLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- recording --------------------------------------------------------------------------
+
+    def context(
+        self,
+        *,
+        org_id: str | None = None,
+        actor: Actor | None = None,
+        source: Source | str | None = None,
+        api_key: ApiKeyRef | None = None,
+    ) -> AbstractContextManager[context.Snapshot]:
+        """Supply org, actor, source and API key to every ``record()`` in the block.
+
+        Nested blocks override only what they name; threads and asyncio tasks are isolated.
+        Setting ``api_key`` implies ``source="api"``.
+        """
+        return context.bound(org_id=org_id, actor=actor, source=source, api_key=api_key)
+
+    def build(
+        self,
+        action: str,
+        *,
+        org_id: str | None = None,
+        actor: Actor | None = None,
+        target: Target | None = None,
+        changes: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        source: Source | str | None = None,
+        api_key: ApiKeyRef | None = None,
+        occurred_at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Entry:
+        """Validate and build an entry without storing it (``record()`` minus the write)."""
+        action_type = self.registry.get(action)
+        ambient = context.capture()
+        org_id = org_id if org_id is not None else ambient.org_id
+        if org_id is None:
+            raise MissingContext("org_id")
+        if not isinstance(org_id, str) or not org_id.strip():
+            raise InvalidEntry(f"org_id must be a non-empty string, not {org_id!r}")
+        actor = actor if actor is not None else ambient.actor
+        if actor is None:
+            raise MissingContext("actor")
+        if not isinstance(actor, Actor):
+            raise InvalidEntry(f"actor must be an Actor, not {type(actor).__name__}")
+        if target is not None and not isinstance(target, Target):
+            raise InvalidEntry(f"target must be a Target, not {type(target).__name__}")
+        api_key = api_key if api_key is not None else ambient.api_key
+        if api_key is not None and not isinstance(api_key, ApiKeyRef):
+            raise InvalidEntry(f"api_key must be an ApiKeyRef, not {type(api_key).__name__}")
+        if source is None:
+            source = ambient.source
+        if source is None:
+            if api_key is not None:
+                source = Source.API
+            elif actor.kind is ActorKind.SYSTEM:
+                source = Source.SYSTEM
+            else:
+                source = Source.DASHBOARD
+        try:
+            source = Source(source)
+        except ValueError:
+            choices = ", ".join(s.value for s in Source)
+            raise InvalidEntry(f"unknown source {source!r} (choose {choices})") from None
+        if occurred_at is None:
+            occurred_at = self.clock()
+            if occurred_at.tzinfo is None:
+                raise NaiveDatetime("the clock's time")
+        elif not isinstance(occurred_at, datetime):
+            raise InvalidEntry(f"occurred_at must be a datetime, not {type(occurred_at).__name__}")
+        elif occurred_at.tzinfo is None or occurred_at.utcoffset() is None:
+            raise NaiveDatetime("occurred_at")
+        occurred_at = occurred_at.astimezone(timezone.utc)
+        if changes is not None:
+            if not isinstance(changes, Mapping):
+                raise MetadataError("changes must map field names to (old, new) pairs")
+            for field, pair in changes.items():
+                if not isinstance(field, str) or not field:
+                    raise MetadataError(f"changes: field names must be non-empty strings: {field!r}")
+                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                    raise MetadataError(f"changes[{field!r}] must be an (old, new) pair")
+            changes = _json_copy(
+                {k: list(v) for k, v in changes.items()}, "changes", MAX_CHANGES_BYTES
+            )
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise MetadataError(f"metadata must be a mapping, not {type(metadata).__name__}")
+        meta = _json_copy(dict(metadata or {}), "metadata", MAX_METADATA_BYTES)
+        if description is None:
+            description = action_type.describe(actor, target, changes, meta)
+        elif not isinstance(description, str) or not description.strip():
+            raise InvalidEntry("description must be a non-empty string")
+        if idempotency_key is not None and (
+            not isinstance(idempotency_key, str) or not idempotency_key
+        ):
+            raise InvalidEntry("idempotency_key must be a non-empty string")
+        return Entry(
+            id=ids.encode(self._ids.next(occurred_at)),
+            org_id=org_id,
+            action=action_type.key,
+            label=action_type.label,
+            category=action_type.category,
+            kind=action_type.kind,
+            actor=actor,
+            description=description,
+            occurred_at=occurred_at,
+            source=source,
+            api_key=api_key,
+            target=target,
+            changes=changes,
+            metadata=meta,
+            idempotency_key=idempotency_key,
+        )
+
+    def record(self, action: str, **fields: Any) -> Entry:
+        """Record one action and return the stored entry.
+
+        Keyword arguments: ``org_id``, ``actor``, ``target``, ``changes``, ``description``,
+        ``metadata``, ``source``, ``api_key``, ``occurred_at``, ``idempotency_key``. Org, actor,
+        source and API key default to the active :meth:`context`. Inside :meth:`batch` the entry
+        is written when the batch ends and the unstored entry is returned.
+        """
+        entry = self.build(action, **fields)
+        pending = _batch.get()
+        if pending is not None:
+            pending.pending.append(entry)
+            return entry
+        return self.store.append([entry], self.chain)[0]
+
+    def record_many(self, records: Iterable[Mapping[str, Any]]) -> list[Entry]:
+        """Record many actions in one transaction: each item holds ``record()``'s arguments."""
+        entries = []
+        for item in records:
+            fields = dict(item)
+            try:
+                action = fields.pop("action")
+            except KeyError:
+                raise InvalidEntry("each record needs an 'action'") from None
+            entries.append(self.build(action, **fields))
+        return self.store.append(entries, self.chain) if entries else []
+
+    @contextmanager
+    def batch(self) -> Iterator[_Batch]:
+        """Collect every ``record()`` in the block and write them in one transaction at its end.
+
+        If the block raises, nothing is written. After the block, ``batch.entries`` holds the
+        stored entries.
+        """
+        current = _Batch()
+        token = _batch.set(current)
+        try:
+            yield current
+        finally:
+            _batch.reset(token)
+        if current.pending:
+            current.entries = self.store.append(current.pending, self.chain)
+
+    def records(
+        self,
+        action: str,
+        *,
+        target: Target | Callable[[Call], Target | None] | None = None,
+        metadata: Mapping[str, Any] | Callable[[Call], Mapping[str, Any] | None] | None = None,
+        description: str | Callable[[Call], str | None] | None = None,
+        changes: Mapping[str, Any] | Callable[[Call], Mapping[str, Any] | None] | None = None,
+        when: Callable[[Call], bool] | None = None,
+    ) -> Callable[[F], F]:
+        """Decorate a service function so each successful call records ``action``.
+
+        ``target``, ``metadata``, ``description`` and ``changes`` are values or callables
+        taking a :class:`Call` (the bound arguments as ``call.args`` or attributes, the return
+        value as ``call.result``). ``when`` can skip recording for some calls. The entry is
+        recorded after the function returns; an exception propagates unchanged and records
+        nothing. Works on plain and ``async`` functions.
+        """
+        self.registry.get(action)  # fail at decoration time, not at the first call
+
+        def decorate(fn: F) -> F:
+            signature = inspect.signature(fn)
+
+            def after(args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                call = Call(dict(bound.arguments), result)
+                if when is not None and not when(call):
+                    return
+
+                def resolve(value: Any) -> Any:
+                    return value(call) if callable(value) else value
+
+                self.record(
+                    action,
+                    target=resolve(target),
+                    metadata=resolve(metadata),
+                    description=resolve(description),
+                    changes=resolve(changes),
+                )
+
+            if inspect.iscoroutinefunction(fn):
+
+                @functools.wraps(fn)
+                async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                    result = await fn(*args, **kwargs)
+                    after(args, kwargs, result)
+                    return result
+
+                return cast(F, async_wrapper)
+
+            @functools.wraps(fn)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                result = fn(*args, **kwargs)
+                after(args, kwargs, result)
+                return result
+
+            return cast(F, wrapper)
+
+        return decorate
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def query(
+        self,
+        org_id: str,
+        *,
+        viewer: access.Viewer | None,
+        tz: str | tzinfo = "UTC",
+        week_start: int | str = 0,
+    ) -> Query:
+        """A query over one organization's log, for a viewer the access policy allows."""
+        access.check(self.policy, viewer, org_id)
+        return Query(
+            store=self.store,
+            registry=self.registry,
+            clock=self.clock,
+            org_id=org_id,
+            tz=resolve_tz(tz),
+            week_start=resolve_week_start(week_start),
+        )
+
+    def categories(self, org_id: str, *, viewer: access.Viewer | None) -> list[tuple[str, int]]:
+        """The categories that have entries in this organization, in catalogue order, with counts.
+
+        Categories a custom registry no longer knows come last, alphabetically.
+        """
+        access.check(self.policy, viewer, org_id)
+        counts = self.store.categories(org_id)
+        order = {name: i for i, name in enumerate(self.registry.categories)}
+        names = sorted(counts, key=lambda n: (order.get(n, len(order)), n))
+        return [(name, counts[name]) for name in names if counts[name] > 0]
+
+    # -- integrity --------------------------------------------------------------------------
+
+    def _chain(self) -> HashChain:
+        if self.chain is None:
+            raise InvalidEntry("this log was opened with integrity=False")
+        return self.chain
+
+    def verify(
+        self, org_id: str, *, since: Checkpoint | None = None, viewer: access.Viewer | None = None
+    ) -> VerifyReport:
+        """Verify an organization's hash chain (and, with ``since``, that it extends a checkpoint).
+
+        Verification is an operator's task: a ``viewer`` is checked when given.
+        """
+        if viewer is not None:
+            access.check(self.policy, viewer, org_id)
+        return verify(self.store, org_id, self._chain(), since)
+
+    def checkpoint(self, org_id: str) -> Checkpoint:
+        """The current head of an organization's chain, to store somewhere safe."""
+        head = self.store.head(org_id)
+        if head is None:
+            return Checkpoint(org_id, 0, GENESIS, self.clock())
+        return Checkpoint(org_id, head.seq, head.hash or "", self.clock())
+
+
+_LOG_OPTIONS = frozenset({"registry", "clock", "integrity_key", "policy", "integrity"})

@@ -1,0 +1,178 @@
+"""Immutable value objects: who acted, on what, and the stored entry itself."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+import humanize
+
+
+class Kind(str, enum.Enum):
+    """What an action does to its target, which decides the color of its label."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+    @property
+    def color(self) -> str:
+        """The color class of the label: green creations, red deletions, gray the rest."""
+        return _COLORS[self]
+
+
+_COLORS = {Kind.CREATE: "green", Kind.UPDATE: "gray", Kind.DELETE: "red"}
+
+
+class Source(str, enum.Enum):
+    """Where an action came from."""
+
+    DASHBOARD = "dashboard"
+    API = "api"
+    SYSTEM = "system"
+
+
+class ActorKind(str, enum.Enum):
+    """A person, or an automated process such as the AI pipeline."""
+
+    USER = "user"
+    SYSTEM = "system"
+
+
+def _nonempty(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(f"{type(instance).__name__}.{attribute.name} must be a non-empty string")
+    _check_text(f"{type(instance).__name__}.{attribute.name}", value)
+
+
+def _optional_text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise _invalid(f"{type(instance).__name__}.{attribute.name} must be a string or None")
+    _check_text(f"{type(instance).__name__}.{attribute.name}", value)
+
+
+def _check_text(where: str, value: str) -> None:
+    """Reject text that no store can keep faithfully."""
+    if "\x00" in value:
+        raise _invalid(f"{where} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _invalid(f"{where} is not valid Unicode text ({exc.reason})") from None
+
+
+def _invalid(message: str) -> Exception:
+    from .errors import InvalidEntry
+
+    return InvalidEntry(message)
+
+
+@attrs.frozen
+class Actor:
+    """A snapshot of who performed an action, as they were at that moment."""
+
+    id: str = attrs.field(validator=_nonempty)
+    name: str = attrs.field(validator=_nonempty)
+    avatar_url: str | None = attrs.field(default=None, validator=_optional_text)
+    kind: ActorKind = attrs.field(default=ActorKind.USER, converter=ActorKind)
+
+    @classmethod
+    def system(cls, name: str, id: str | None = None) -> Actor:
+        """An automated actor, e.g. ``Actor.system("AI pipeline")``."""
+        return cls(id=id or "system:" + name.lower().replace(" ", "-"), name=name,
+                   kind=ActorKind.SYSTEM)
+
+
+@attrs.frozen
+class Target:
+    """What an action was performed on: a type (``"lead"``), its id and a readable label."""
+
+    type: str = attrs.field(validator=_nonempty)
+    id: str = attrs.field(converter=str, validator=_nonempty)
+    label: str | None = attrs.field(default=None, validator=_optional_text)
+
+
+@attrs.frozen
+class ApiKeyRef:
+    """A snapshot of the API key an action was made with, readable after the key is revoked."""
+
+    id: str = attrs.field(validator=_nonempty)
+    name: str = attrs.field(validator=_nonempty)
+
+
+def _freeze_changes(value: Mapping[str, Any] | None) -> Mapping[str, tuple[Any, Any]] | None:
+    if value is None:
+        return None
+    return MappingProxyType({k: (v[0], v[1]) for k, v in value.items()})
+
+
+def _freeze_metadata(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value or {}))
+
+
+@attrs.frozen(eq=True)
+class Entry:
+    """One immutable line of the Activity Log.
+
+    ``label``, ``category`` and ``kind`` are snapshots of the action's registration, and
+    ``actor``/``api_key``/``target`` snapshots of who and what, so an entry reads the same
+    forever. ``seq``, ``prev_hash`` and ``hash`` are the entry's place in its organization's integrity
+    chain, assigned by the store when the entry is appended (``None`` before that).
+    """
+
+    id: str
+    org_id: str
+    action: str
+    label: str
+    category: str
+    kind: Kind = attrs.field(converter=Kind)
+    actor: Actor
+    description: str
+    occurred_at: datetime
+    source: Source = attrs.field(converter=Source)
+    api_key: ApiKeyRef | None = None
+    target: Target | None = None
+    changes: Mapping[str, tuple[Any, Any]] | None = attrs.field(
+        default=None, converter=_freeze_changes
+    )
+    metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze_metadata)
+    idempotency_key: str | None = None
+    seq: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
+
+    @property
+    def color(self) -> str:
+        """``"green"``, ``"gray"`` or ``"red"``: the color class of the action label."""
+        return self.kind.color
+
+    def relative_time(self, now: datetime | None = None) -> str:
+        """How long ago this happened, e.g. ``"2 hours ago"``; never in the future.
+
+        A moment slightly ahead of ``now`` (clock skew between servers) reads ``"just now"``.
+        """
+        now = now or datetime.now(timezone.utc)
+        delta = now - self.occurred_at
+        if delta.total_seconds() < 1:
+            return "just now"
+        return humanize.naturaltime(delta)
+
+
+@attrs.frozen
+class Page:
+    """One page of query results and the cursor of the next page (``None`` on the last)."""
+
+    entries: tuple[Entry, ...]
+    next_cursor: str | None
+
+    def __iter__(self) -> Any:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)

@@ -1,0 +1,229 @@
+"""The Activity Log query builder: search, categories, date buckets, sorting and cursor paging."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+from dateutil.relativedelta import relativedelta
+
+from . import search
+from .errors import InvalidCursor, InvalidQuery, NaiveDatetime
+from .models import Entry, Page
+from .registry import ActionRegistry
+from .stores.base import QuerySpec, SortField, SortKey, Store, sort_key
+
+#: The largest page a query returns.
+MAX_PAGE_SIZE = 1000
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class DateBucket(str, enum.Enum):
+    """The Date filter's choices, relative to now in the viewer's time zone."""
+
+    TODAY = "today"
+    THIS_WEEK = "this-week"
+    THIS_MONTH = "this-month"
+    OLDER = "older"
+
+
+def resolve_tz(tz: str | tzinfo) -> tzinfo:
+    """An IANA zone name (or a tzinfo) as a tzinfo; raises :class:`InvalidQuery` if unknown."""
+    if isinstance(tz, tzinfo):
+        return tz
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InvalidQuery(
+            f"unknown time zone {tz!r} (use an IANA name such as 'Europe/Paris')"
+        ) from None
+
+
+def resolve_week_start(week_start: int | str) -> int:
+    """0 (Monday) to 6 (Sunday), from an int or a weekday name."""
+    if isinstance(week_start, str):
+        name = week_start.strip().lower()
+        if name not in _WEEKDAYS:
+            raise InvalidQuery(f"unknown first day of the week {week_start!r}")
+        return _WEEKDAYS.index(name)
+    if isinstance(week_start, int) and 0 <= week_start <= 6:
+        return week_start
+    raise InvalidQuery(f"week_start must be 0 (Monday) to 6 (Sunday), not {week_start!r}")
+
+
+def _local_midnight(day: date, tz: tzinfo) -> datetime:
+    # fold=0 picks the first midnight when it is repeated; a midnight skipped by a DST change
+    # resolves to the instant the day actually starts.
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
+
+
+def bucket_range(
+    bucket: DateBucket, now: datetime, tz: tzinfo, week_start: int = 0
+) -> tuple[datetime | None, datetime | None]:
+    """The ``[since, until)`` instants (UTC) of a date bucket at ``now``."""
+    local = now.astimezone(tz)
+    today = local.date()
+    if bucket is DateBucket.TODAY:
+        return _local_midnight(today, tz), None
+    if bucket is DateBucket.THIS_WEEK:
+        start = today - timedelta(days=(today.weekday() - week_start) % 7)
+        return _local_midnight(start, tz), None
+    if bucket is DateBucket.THIS_MONTH:
+        return _local_midnight(today.replace(day=1), tz), None
+    return None, (local - relativedelta(months=1)).astimezone(timezone.utc)
+
+
+def _aware(value: datetime, field: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise InvalidQuery(f"{field} must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise NaiveDatetime(field)
+    return value.astimezone(timezone.utc)
+
+
+@attrs.frozen
+class Query:
+    """An immutable Activity Log query; every method returns a new query.
+
+    Build it with :meth:`ActivityLog.query`, refine it, then call :meth:`page` or :meth:`count`.
+    """
+
+    store: Store = attrs.field(repr=False)
+    registry: ActionRegistry = attrs.field(repr=False)
+    clock: Callable[[], datetime] = attrs.field(repr=False)
+    org_id: str
+    tz: tzinfo = timezone.utc
+    week_start: int = 0
+    text: str = ""
+    categories: tuple[str, ...] = ()
+    bucket: DateBucket | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    sort_field: SortField = "date"
+    descending: bool = True
+
+    def search(self, text: str) -> Query:
+        """Keep entries whose label, description or actor name contain every word of ``text``."""
+        search.terms(text)  # validates the type
+        return attrs.evolve(self, text=text)
+
+    def category(self, *names: str) -> Query:
+        """Keep entries in any of these categories (no names: every category)."""
+        checked = tuple(dict.fromkeys(self.registry.check_category(n) for n in names))
+        return attrs.evolve(self, categories=checked)
+
+    def date(self, bucket: DateBucket | str | None) -> Query:
+        """Keep entries in a date bucket (replaces any :meth:`between`); ``None`` clears it."""
+        if bucket is None:
+            return attrs.evolve(self, bucket=None, since=None, until=None)
+        try:
+            bucket = DateBucket(bucket)
+        except ValueError:
+            choices = ", ".join(b.value for b in DateBucket)
+            raise InvalidQuery(f"unknown date filter {bucket!r} (choose {choices})") from None
+        return attrs.evolve(self, bucket=bucket, since=None, until=None)
+
+    def between(self, start: datetime | None = None, end: datetime | None = None) -> Query:
+        """Keep entries with ``start <= occurred_at < end`` (either may be open)."""
+        since = None if start is None else _aware(start, "start")
+        until = None if end is None else _aware(end, "end")
+        if since is not None and until is not None and since >= until:
+            raise InvalidQuery(f"empty range: start {since.isoformat()} is not before end")
+        return attrs.evolve(self, bucket=None, since=since, until=until)
+
+    def sort(self, field: str = "date", descending: bool | None = None) -> Query:
+        """Order by ``"date"`` (newest first by default) or ``"action"`` (A to Z by default)."""
+        if field not in ("date", "action"):
+            raise InvalidQuery(f"cannot sort by {field!r}; sort by 'date' or 'action'")
+        if descending is None:
+            descending = field == "date"
+        sort_field: SortField = "date" if field == "date" else "action"
+        return attrs.evolve(self, sort_field=sort_field, descending=bool(descending))
+
+    def spec(self, now: datetime | None = None) -> QuerySpec:
+        """The normalized store query for this builder at ``now`` (default: the log's clock)."""
+        since, until = self.since, self.until
+        if self.bucket is not None:
+            since, until = bucket_range(self.bucket, now or self.clock(), self.tz, self.week_start)
+        return QuerySpec(
+            org_id=self.org_id,
+            terms=search.terms(self.text),
+            categories=self.categories,
+            since=since,
+            until=until,
+            sort=self.sort_field,
+            descending=self.descending,
+        )
+
+    def page(self, size: int = 50, after: str | None = None) -> Page:
+        """One page of entries and the cursor of the next (``None`` when this is the last)."""
+        if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_PAGE_SIZE:
+            raise InvalidQuery(f"page size must be between 1 and {MAX_PAGE_SIZE}, not {size!r}")
+        key = None if after is None else self._decode_cursor(after)
+        spec = attrs.evolve(self.spec(), after=key, limit=size + 1)
+        rows = self.store.page(spec)
+        more = len(rows) > size
+        rows = rows[:size]
+        cursor = self._encode_cursor(sort_key(rows[-1], self.sort_field)) if more else None
+        return Page(tuple(rows), cursor)
+
+    def count(self) -> int:
+        """How many entries match (ignores paging)."""
+        return self.store.count(self.spec())
+
+    def __iter__(self) -> Iterator[Entry]:
+        """Every matching entry in order, fetched page by page (constant memory)."""
+        cursor: str | None = None
+        while True:
+            page = self.page(MAX_PAGE_SIZE, after=cursor)
+            yield from page.entries
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    # Cursors carry the keyset of the last entry plus a fingerprint of the query, so a cursor
+    # from another org, filter or sort is refused instead of silently paging the wrong list.
+    def _fingerprint(self) -> str:
+        parts = [
+            self.org_id,
+            list(search.terms(self.text)),
+            list(self.categories),
+            self.bucket.value if self.bucket else None,
+            self.since.isoformat() if self.since else None,
+            self.until.isoformat() if self.until else None,
+            self.sort_field,
+            self.descending,
+        ]
+        digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8"))
+        return digest.hexdigest()[:16]
+
+    def _encode_cursor(self, key: SortKey) -> str:
+        payload = json.dumps({"f": self._fingerprint(), "k": list(key)}, ensure_ascii=False)
+        return base64.urlsafe_b64encode(payload.encode("utf-8")).decode("ascii").rstrip("=")
+
+    def _decode_cursor(self, cursor: str) -> SortKey:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            data: Any = json.loads(raw.decode("utf-8"))
+            fingerprint, key = data["f"], data["k"]
+        except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+            raise InvalidCursor(f"malformed cursor {cursor[:40]!r}") from None
+        if fingerprint != self._fingerprint():
+            raise InvalidCursor(
+                "this cursor belongs to a different query (org, search, filters or sort changed)"
+            )
+        expected = 1 if self.sort_field == "date" else 2
+        if not isinstance(key, list) or len(key) != expected or not isinstance(key[-1], int):
+            raise InvalidCursor(f"malformed cursor {cursor[:40]!r}")
+        if expected == 2 and not isinstance(key[0], str):
+            raise InvalidCursor(f"malformed cursor {cursor[:40]!r}")
+        return tuple(key)

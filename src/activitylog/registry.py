@@ -1,0 +1,185 @@
+"""The action registry: which actions exist, their category, kind, label and description."""
+
+from __future__ import annotations
+
+import string
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from .errors import DuplicateAction, UnknownAction, UnknownCategory
+from .models import Actor, Kind, Target
+
+_PLACEHOLDERS = frozenset({"actor", "target", "changes", "items"})
+
+
+def _plural(noun: str) -> str:
+    if noun.endswith("y") and noun[-2:-1] not in tuple("aeiou"):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def _validate_template(instance: ActionType, attribute: Any, template: str) -> None:
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"action {instance.key!r}: bad description template: {exc}") from None
+    unknown = fields - _PLACEHOLDERS
+    if unknown:
+        raise ValueError(
+            f"action {instance.key!r}: unknown placeholder(s) {sorted(unknown)} in template; "
+            f"use {sorted(_PLACEHOLDERS)}"
+        )
+
+
+def _format_value(value: Any) -> str:
+    if value is None or value == "":
+        return "none"
+    return str(value)
+
+
+@attrs.frozen
+class ActionType:
+    """One kind of tracked action, e.g. ``lead.bulk_deleted`` ("Lead Bulk Deleted").
+
+    ``template`` renders the default description; see :meth:`describe`.
+    """
+
+    key: str
+    label: str
+    category: str
+    kind: Kind = attrs.field(converter=Kind)
+    template: str = attrs.field(default="{actor} {target}", validator=_validate_template)
+    noun: str = ""
+    when: str = ""
+
+    @property
+    def color(self) -> str:
+        """The color class of the label (``green``/``gray``/``red``)."""
+        return self.kind.color
+
+    def describe(
+        self,
+        actor: Actor,
+        target: Target | None = None,
+        changes: Mapping[str, tuple[Any, Any]] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Render the default description, e.g. "Ada Lovelace deleted lead “Acme Corp”"."""
+        target_text = ""
+        if target is not None:
+            target_text = f"“{target.label}”" if target.label else f"#{target.id}"
+        change_text = ", ".join(
+            f"{field} from {_format_value(old)} to {_format_value(new)}"
+            for field, (old, new) in (changes or {}).items()
+        )
+        metadata = metadata or {}
+        count: Any = metadata.get("count")
+        if count is None and isinstance(metadata.get("ids"), list):
+            count = len(metadata["ids"])
+        noun = self.noun or self.key.split(".")[0].replace("_", " ")
+        if count is None:
+            items = f"multiple {_plural(noun)}"
+        else:
+            items = f"{count} {noun if count == 1 else _plural(noun)}"
+        text = self.template.format(
+            actor=actor.name, target=target_text, changes=change_text, items=items
+        )
+        # Optional parts may be empty; never leave doubled or dangling spaces behind.
+        return " ".join(text.split()).replace(" ()", "")
+
+
+class ActionRegistry:
+    """The actions and categories a log accepts; thread-safe to register into.
+
+    ``ActionRegistry()`` holds the built-in catalogue; ``ActionRegistry.empty()`` holds nothing,
+    for hosts that define every action themselves.
+    """
+
+    def __init__(self, *, builtin: bool = True) -> None:
+        self._lock = threading.Lock()
+        self._actions: dict[str, ActionType] = {}
+        self._categories: dict[str, str] = {}
+        if builtin:
+            from .catalogue import ACTIONS, CATEGORIES
+
+            for name, what in CATEGORIES:
+                self.add_category(name, what)
+            for key, label, category, kind, noun, template, when in ACTIONS:
+                self.register(
+                    ActionType(key, label, category, kind, template=template, noun=noun, when=when)
+                )
+
+    @classmethod
+    def empty(cls) -> ActionRegistry:
+        """A registry with no categories and no actions."""
+        return cls(builtin=False)
+
+    def add_category(self, name: str, description: str = "") -> None:
+        """Add a category; categories list in the order they were added."""
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("a category name must be a non-empty string")
+        with self._lock:
+            if name in self._categories:
+                raise DuplicateAction(f"category {name!r} is already registered")
+            self._categories[name] = description
+
+    def register(self, action: ActionType | str, **fields: Any) -> ActionType:
+        """Register an action, given as an :class:`ActionType` or as a key plus its fields.
+
+        ``register("invoice.paid", label="Invoice Paid", category="Billing", kind="update")``.
+        A missing label is derived from the key. The category must exist.
+        """
+        if isinstance(action, str):
+            if not action.strip():
+                raise ValueError("an action key must be a non-empty string")
+            fields.setdefault("label", action.replace(".", " ").replace("_", " ").title())
+            fields.setdefault("kind", Kind.UPDATE)
+            action = ActionType(action, **fields)
+        elif fields:
+            raise TypeError("pass either an ActionType or a key with fields, not both")
+        with self._lock:
+            if action.key in self._actions:
+                raise DuplicateAction(f"action {action.key!r} is already registered")
+            if action.category not in self._categories:
+                raise UnknownCategory(action.category, self._categories)
+            self._actions[action.key] = action
+        return action
+
+    def get(self, key: str) -> ActionType:
+        """The action registered under ``key``; raises :class:`UnknownAction` naming it."""
+        try:
+            return self._actions[key]
+        except (KeyError, TypeError):
+            raise UnknownAction(str(key), self._actions) from None
+
+    def check_category(self, name: str) -> str:
+        """Return ``name`` when it is a registered category, else raise :class:`UnknownCategory`."""
+        if name not in self._categories:
+            raise UnknownCategory(name, self._categories)
+        return name
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """Category names in display order."""
+        return tuple(self._categories)
+
+    def category_description(self, name: str) -> str:
+        """What a category tracks."""
+        return self._categories[self.check_category(name)]
+
+    def actions_in(self, category: str) -> tuple[ActionType, ...]:
+        """The actions of one category, in registration order."""
+        self.check_category(category)
+        return tuple(a for a in self._actions.values() if a.category == category)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._actions
+
+    def __iter__(self) -> Iterator[ActionType]:
+        return iter(tuple(self._actions.values()))
+
+    def __len__(self) -> int:
+        return len(self._actions)

@@ -1,0 +1,129 @@
+"""The store interface: the small contract every backend implements.
+
+A store keeps entries append-only and answers the Activity Log's queries. The query layer turns
+a user's query into a :class:`QuerySpec` (already validated and normalized), so a SQL store can
+push filtering, sorting and keyset paging into the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import attrs
+
+from .. import ids
+from ..models import Entry
+
+SortField = Literal["date", "action"]
+SortKey = tuple[Any, ...]
+
+
+@attrs.frozen
+class QuerySpec:
+    """A normalized Activity Log query for one organization.
+
+    - ``terms``: casefolded search words; every one must occur in the entry's haystack
+      (:mod:`activitylog.search`).
+    - ``categories``: keep entries in any of these categories (empty: all).
+    - ``since`` (inclusive) and ``until`` (exclusive): aware datetimes bounding ``occurred_at``.
+    - ``sort``/``descending``: ``"date"`` orders by id (ids are time-ordered, so this is date
+      order with a deterministic tie-break); ``"action"`` orders by label, then id, in the same
+      direction.
+    - ``after``: the :func:`sort_key` of the last entry of the previous page; the page holds
+      entries strictly after it in the sort order.
+    - ``limit``: the largest number of entries to return.
+    """
+
+    org_id: str
+    terms: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    sort: SortField = "date"
+    descending: bool = True
+    after: SortKey | None = None
+    limit: int = 50
+
+    @property
+    def since_id(self) -> int | None:
+        """The smallest id an entry at or after ``since`` can have."""
+        return None if self.since is None else ids.floor_id(self.since)
+
+    @property
+    def until_id(self) -> int | None:
+        """Every entry before ``until`` has an id below this one."""
+        return None if self.until is None else ids.floor_id(self.until)
+
+
+def sort_key(entry: Entry, sort: SortField) -> SortKey:
+    """The keyset an entry is ordered and paged by: ``(id,)`` or ``(label, id)`` (id as int)."""
+    if sort == "date":
+        return (ids.decode(entry.id),)
+    return (entry.label, ids.decode(entry.id))
+
+
+@attrs.frozen
+class ChainHead:
+    """The last link of an organization's integrity chain as the store recorded it."""
+
+    seq: int
+    hash: str | None
+
+
+class Chain(Protocol):
+    """Computes integrity links; the store calls it inside its write transaction."""
+
+    def link(self, prev_hash: str, entry: Entry) -> str:
+        """The hash of ``entry`` chained after ``prev_hash``."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What activitylog needs from a storage backend.
+
+    Implementations must be safe to call from several threads at once.
+    """
+
+    def append(self, entries: Sequence[Entry], chain: Chain | None) -> list[Entry]:
+        """Store ``entries`` atomically (all or none) and return them as stored.
+
+        For each entry, in order: when it has an ``idempotency_key`` already stored for its
+        organization (or earlier in this call), the stored entry is returned in its place and
+        nothing is written. Otherwise the store assigns the organization's next ``seq``
+        (gapless from 1), the previous entry's hash as ``prev_hash`` (``GENESIS`` for the first
+        one) and ``hash = chain.link(prev_hash, entry)`` (``None`` when ``chain`` is ``None``),
+        all inside one write transaction so that concurrent writers never fork a chain. An id
+        that is already taken is moved up within its microsecond. Raises
+        :class:`~activitylog.errors.StoreError` on failure, having stored nothing.
+        """
+
+    def page(self, spec: QuerySpec) -> list[Entry]:
+        """Up to ``spec.limit`` matching entries in sort order, strictly after ``spec.after``."""
+
+    def count(self, spec: QuerySpec) -> int:
+        """How many entries match ``spec``, ignoring ``after`` and ``limit``."""
+
+    def categories(self, org_id: str) -> dict[str, int]:
+        """Entry counts per category for one organization; categories without entries omitted."""
+
+    def chain(self, org_id: str, after_seq: int = 0) -> Iterator[Entry]:
+        """The organization's entries with ``seq > after_seq`` in ``seq`` order, streamed.
+
+        Must not hold every entry in memory, and must return stored rows as they are (a
+        tampered row is returned tampered, so that verification can see it).
+        """
+
+    def head(self, org_id: str) -> ChainHead | None:
+        """The chain head recorded at the last append, or ``None`` for an empty organization."""
+
+    def org_ids(self) -> list[str]:
+        """Every organization with at least one entry, sorted."""
+
+    def close(self) -> None:
+        """Release resources; the store is unusable afterwards."""
+
+
+#: ``prev_hash`` of each organization's first entry.
+GENESIS = "0" * 64
