@@ -104,7 +104,7 @@ ACTIONS: tuple[tuple[str, str, str, Kind, str, str, str], ...] = (
      "A full week of timesheet entries is saved via the weekly grid"),
     # Members
     ("member.invited", "Member Invited", "Members", C, "member",
-     "{actor} invited {target}", "An invitation email is sent to a new team member"),
+     "{actor} invited member {target}", "An invitation email is sent to a new team member"),
     ("member.joined", "Member Joined", "Members", C, "member",
      "{actor} joined the organization",
      "A member accepts an invitation and joins the organization"),
@@ -114,7 +114,7 @@ ACTIONS: tuple[tuple[str, str, str, Kind, str, str, str], ...] = (
      "{actor} changed member {target} {changes}",
      'A member\'s role is changed (e.g., from "Member" to "Admin")'),
     ("invitation.cancelled", "Invitation Cancelled", "Members", D, "invitation",
-     "{actor} cancelled the invitation for {target}",
+     "{actor} cancelled invitation {target}",
      "A pending invitation is cancelled before being accepted"),
     # Organization
     ("organization.updated", "Organization Updated", "Organization", U, "organization",
@@ -204,7 +204,7 @@ ACTIONS: tuple[tuple[str, str, str, Kind, str, str, str], ...] = (
      "{actor} reactivated the subscription",
      "A previously canceled subscription is reactivated"),
     ("subscription.plan_changed", "Plan Changed", "Subscription", U, "plan",
-     "{actor} changed the {changes}", "The subscription plan is upgraded or downgraded"),
+     "{actor} changed the subscription {changes}", "The subscription plan is upgraded or downgraded"),
     ("subscription.seats_updated", "Seats Updated", "Subscription", U, "seat",
-     "{actor} updated the {changes}", "The number of seats in the subscription is changed"),
+     "{actor} updated the subscription {changes}", "The number of seats in the subscription is changed"),
 )
