@@ -77,6 +77,10 @@ class DuplicateAction(RegistryError, ValueError):
     """An action key or category name is registered twice."""
 
 
+class InvalidAction(RegistryError, ValueError):
+    """An action or category definition is malformed (empty key, unknown kind, bad template)."""
+
+
 class PermissionDenied(ActivityLogError, PermissionError):
     """The viewer may not read this organization's Activity Log."""
 

@@ -9,26 +9,44 @@ from typing import Any
 
 import attrs
 
-from .errors import DuplicateAction, UnknownAction, UnknownCategory
+from .errors import DuplicateAction, InvalidAction, UnknownAction, UnknownCategory
 from .models import Actor, Kind, Target
 
 _PLACEHOLDERS = frozenset({"actor", "target", "changes", "items"})
 
 
 def _plural(noun: str) -> str:
+    # English regular plurals; enough for the nouns of an audit catalogue ("12 addresses").
     if noun.endswith("y") and noun[-2:-1] not in tuple("aeiou"):
         return noun[:-1] + "ies"
+    if noun.endswith(("s", "x", "z", "ch", "sh")):
+        return noun + "es"
     return noun + "s"
 
 
+def _kind(value: Any) -> Kind:
+    try:
+        return Kind(value)
+    except ValueError:
+        choices = ", ".join(k.value for k in Kind)
+        raise InvalidAction(f"unknown kind {value!r} (choose {choices})") from None
+
+
+def _nonempty(instance: Any, attribute: Any, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidAction(f"an action's {attribute.name} must be a non-empty string: {value!r}")
+
+
 def _validate_template(instance: ActionType, attribute: Any, template: str) -> None:
+    if not isinstance(template, str):
+        raise InvalidAction(f"action {instance.key!r}: the template must be a string")
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     except ValueError as exc:
-        raise ValueError(f"action {instance.key!r}: bad description template: {exc}") from None
+        raise InvalidAction(f"action {instance.key!r}: bad description template: {exc}") from None
     unknown = fields - _PLACEHOLDERS
     if unknown:
-        raise ValueError(
+        raise InvalidAction(
             f"action {instance.key!r}: unknown placeholder(s) {sorted(unknown)} in template; "
             f"use {sorted(_PLACEHOLDERS)}"
         )
@@ -47,10 +65,10 @@ class ActionType:
     ``template`` renders the default description; see :meth:`describe`.
     """
 
-    key: str
-    label: str
-    category: str
-    kind: Kind = attrs.field(converter=Kind)
+    key: str = attrs.field(validator=_nonempty)
+    label: str = attrs.field(validator=_nonempty)
+    category: str = attrs.field(validator=_nonempty)
+    kind: Kind = attrs.field(converter=_kind)
     template: str = attrs.field(default="{actor} {target}", validator=_validate_template)
     noun: str = ""
     when: str = ""
@@ -77,8 +95,9 @@ class ActionType:
         )
         metadata = metadata or {}
         count: Any = metadata.get("count")
-        if count is None and isinstance(metadata.get("ids"), list):
-            count = len(metadata["ids"])
+        ids = metadata.get("ids")
+        if count is None and isinstance(ids, (list, tuple)):
+            count = len(ids)
         noun = self.noun or self.key.split(".")[0].replace("_", " ")
         if count is None:
             items = f"multiple {_plural(noun)}"
@@ -120,7 +139,7 @@ class ActionRegistry:
     def add_category(self, name: str, description: str = "") -> None:
         """Add a category; categories list in the order they were added."""
         if not isinstance(name, str) or not name.strip():
-            raise ValueError("a category name must be a non-empty string")
+            raise InvalidAction(f"a category name must be a non-empty string, not {name!r}")
         with self._lock:
             if name in self._categories:
                 raise DuplicateAction(f"category {name!r} is already registered")
@@ -134,10 +153,12 @@ class ActionRegistry:
         """
         if isinstance(action, str):
             if not action.strip():
-                raise ValueError("an action key must be a non-empty string")
+                raise InvalidAction("an action key must be a non-empty string")
             fields.setdefault("label", action.replace(".", " ").replace("_", " ").title())
             fields.setdefault("kind", Kind.UPDATE)
             action = ActionType(action, **fields)
+        elif not isinstance(action, ActionType):
+            raise TypeError(f"register an ActionType or a key, not {type(action).__name__}")
         elif fields:
             raise TypeError("pass either an ActionType or a key with fields, not both")
         with self._lock:
