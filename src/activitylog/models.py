@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from types import MappingProxyType
@@ -89,12 +90,23 @@ class Actor:
                    kind=ActorKind.SYSTEM)
 
 
+def _id_text(value: object) -> object:
+    # Integer and UUID primary keys read as text; anything else (None, True, a model object)
+    # is left for the validator to refuse rather than stored as "None" or "<Lead object>".
+    if isinstance(value, (int, uuid.UUID)) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 @attrs.frozen
 class Target:
-    """What an action was performed on: a type (``"lead"``), its id and a readable label."""
+    """What an action was performed on: a type (``"lead"``), its id and a readable label.
+
+    ``id`` may be given as a string, an integer or a UUID; it is kept as text.
+    """
 
     type: str = attrs.field(validator=_nonempty)
-    id: str = attrs.field(converter=str, validator=_nonempty)
+    id: str = attrs.field(converter=_id_text, validator=_nonempty)
     label: str | None = attrs.field(default=None, validator=_optional_text)
 
 
@@ -138,10 +150,13 @@ class Entry:
     source: Source = attrs.field(converter=Source)
     api_key: ApiKeyRef | None = None
     target: Target | None = None
+    # Read-only mappings are unhashable, so the entry's hash leaves them out (equality doesn't).
     changes: Mapping[str, tuple[Any, Any]] | None = attrs.field(
-        default=None, converter=_freeze_changes
+        default=None, converter=_freeze_changes, hash=False
     )
-    metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze_metadata)
+    metadata: Mapping[str, Any] = attrs.field(
+        factory=dict, converter=_freeze_metadata, hash=False
+    )
     idempotency_key: str | None = None
     seq: int | None = None
     prev_hash: str | None = None
@@ -157,7 +172,12 @@ class Entry:
 
         A moment slightly ahead of ``now`` (clock skew between servers) reads ``"just now"``.
         """
-        now = now or datetime.now(timezone.utc)
+        if now is None:
+            now = datetime.now(timezone.utc)
+        elif now.tzinfo is None or now.utcoffset() is None:
+            from .errors import NaiveDatetime
+
+            raise NaiveDatetime("now")
         delta = now - self.occurred_at
         if delta.total_seconds() < 1:
             return "just now"
