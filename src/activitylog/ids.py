@@ -11,6 +11,7 @@ rare collision) and counts up within a microsecond, so ids made by one process a
 from __future__ import annotations
 
 import random
+import re
 import threading
 from datetime import datetime, timezone
 
@@ -21,6 +22,10 @@ SEQ_LIMIT = 1 << SEQ_BITS
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: The latest instant an id can encode (the 63-bit limit, in the year 2112), kept round.
 MAX_TIME = datetime(2100, 1, 1, tzinfo=timezone.utc)
+#: Ids fit a signed 64-bit integer (SQLite's INTEGER PRIMARY KEY).
+MAX_ID = (1 << 63) - 1
+
+_ID_TEXT = re.compile(r"[0-7][0-9a-f]{15}")
 
 
 def to_micros(moment: datetime) -> int:
@@ -38,19 +43,31 @@ def from_micros(micros: int) -> datetime:
 
 def encode(value: int) -> str:
     """The public text form of an integer id."""
+    if not 0 <= value <= MAX_ID:
+        raise ValueError(f"not an entry id: {value!r}")
     return format(value, "016x")
 
 
 def decode(text: str) -> int:
-    """The integer form of a public id; raises ``ValueError`` when it is not one."""
-    if len(text) != 16:
+    """The integer form of a public id; raises ``ValueError`` when it is not one.
+
+    Only the exact form :func:`encode` writes is accepted (16 lowercase hex digits), so that
+    every store agrees on which strings name an entry.
+    """
+    # int(text, 16) alone would also take "0x...", "-...", "_" separators and spaces.
+    if not isinstance(text, str) or not _ID_TEXT.fullmatch(text):
         raise ValueError(f"not an entry id: {text!r}")
     return int(text, 16)
 
 
 def floor_id(moment: datetime) -> int:
-    """The smallest id an entry occurring at ``moment`` can have."""
-    return max(0, to_micros(moment)) << SEQ_BITS
+    """The smallest id an entry occurring at ``moment`` can have.
+
+    Clamped to the range ids can take, so a far-past or far-future bound still compares
+    correctly with every id (and fits a 64-bit integer column).
+    """
+    micros = min(max(0, to_micros(moment)), to_micros(MAX_TIME))
+    return micros << SEQ_BITS
 
 
 def time_of(value: int) -> datetime:
