@@ -294,17 +294,27 @@ def search_texts(draw: st.DrawFn, entries: Sequence[Entry]) -> str:
         st.sampled_from(("deleted", "created", "lead", "ad", "zz", "  ", "")),
     ]
     if fields:
-        sources.append(st.sampled_from(fields).flatmap(_slices))
-        sources.append(st.sampled_from(fields).flatmap(_slices))
-    words = draw(st.lists(st.one_of(*sources).map(lambda w: w), max_size=3))
+        # Mostly words taken from the entries, so that searches usually find something.
+        sources = [st.sampled_from(fields).flatmap(_slices)] * 6 + sources
+    words = draw(st.lists(st.one_of(*sources), min_size=1, max_size=3))
     return " ".join(draw(_case)(w) for w in words)
+
+
+def orgs_of(entries: Sequence[Entry]) -> st.SearchStrategy[str]:
+    """An organization, usually one that has entries."""
+    present = sorted({e.org_id for e in entries})
+    if not present:
+        return st.sampled_from(ORGS)
+    return st.one_of(st.sampled_from(present), st.sampled_from(present), st.sampled_from(ORGS))
 
 
 @st.composite
 def query_plans(draw: st.DrawFn, entries: Sequence[Entry] = ()) -> QueryPlan:
     """A random query: search, category subset, a date bucket or range, sort, page size 1..7."""
     text = draw(search_texts(entries)) if draw(st.booleans()) else ""
-    categories = tuple(draw(st.lists(st.sampled_from(CATEGORIES), max_size=3, unique=True)))
+    used = sorted({e.category for e in entries})
+    names = st.sampled_from(used) if used and draw(st.booleans()) else st.sampled_from(CATEGORIES)
+    categories = tuple(draw(st.lists(names, max_size=3, unique=True)))
     if draw(st.booleans()):
         categories = ()
     pool = sorted({e.occurred_at for e in entries} | set(INSTANTS))
@@ -318,7 +328,7 @@ def query_plans(draw: st.DrawFn, entries: Sequence[Entry] = ()) -> QueryPlan:
     )
     bucket = None
     between = None
-    choice = draw(st.sampled_from(("none", "bucket", "range")))
+    choice = draw(st.sampled_from(("none", "none", "bucket", "range")))
     if choice == "bucket":
         bucket = draw(st.sampled_from(DateBucket))
     elif choice == "range":
