@@ -1,0 +1,283 @@
+"""The SQLite store's schema: what an activitylog database contains and how it is upgraded.
+
+A database is recognised by its marker, never by guessing from table names:
+
+- a file the store owns carries :data:`APPLICATION_ID` in its header (``PRAGMA application_id``)
+  and its schema version in ``PRAGMA user_version``;
+- a host's database (``SQLiteStore(connection=...)``) keeps its own header; the store's tables
+  live beside the host's and ``activitylog_meta`` holds the marker and the version.
+
+Versions only move forward: :data:`MIGRATIONS` holds one step per version, applied in order in
+one write transaction. Version 0 is "no activitylog tables yet"; migration 0 -> 1 creates them.
+
+The search index (FTS5 with the ``trigram`` tokenizer) is optional, because not every SQLite
+build has it; it is created when available and the store scans when it is not.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from ..errors import SchemaError
+
+#: ``PRAGMA application_id`` of a file the store owns ("ALog" in ASCII).
+APPLICATION_ID = 0x414C6F67
+#: The schema version this code writes.
+SCHEMA_VERSION = 1
+#: Oldest SQLite the store runs on (upserts); FTS5 ``trigram`` needs 3.34.
+MIN_SQLITE = (3, 24, 0)
+
+ENTRIES = "activitylog_entries"
+SEARCH = "activitylog_search"
+SEARCH_TERMS = "activitylog_search_terms"
+META = "activitylog_meta"
+
+#: Search-index tokens for organization and category codes are three characters from the
+#: Unicode private use area: one trigram each, so a column filter on one is an exact match.
+_TOKEN_BASE = 0xE000
+_TOKEN_RADIX = 6400
+
+
+def token(code: int) -> str:
+    """The three-character search-index token of an organization or category code."""
+    high, rest = divmod(code, _TOKEN_RADIX * _TOKEN_RADIX)
+    middle, low = divmod(rest, _TOKEN_RADIX)
+    if high >= _TOKEN_RADIX:
+        raise OverflowError(f"code {code} does not fit in a search token")
+    return chr(_TOKEN_BASE + high) + chr(_TOKEN_BASE + middle) + chr(_TOKEN_BASE + low)
+
+
+_SCHEMA_1 = f"""
+CREATE TABLE {META} (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE activitylog_orgs (
+    code INTEGER PRIMARY KEY,
+    org_id TEXT NOT NULL UNIQUE,
+    head_seq INTEGER NOT NULL,
+    head_hash TEXT
+);
+CREATE TABLE activitylog_categories (
+    code INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE activitylog_counts (
+    org INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (org, category)
+) WITHOUT ROWID;
+CREATE TABLE {ENTRIES} (
+    id INTEGER PRIMARY KEY,
+    org INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    label TEXT NOT NULL,
+    category TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
+    actor_name TEXT NOT NULL,
+    actor_avatar_url TEXT,
+    actor_kind TEXT NOT NULL,
+    description TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    api_key_id TEXT,
+    api_key_name TEXT,
+    target_type TEXT,
+    target_id TEXT,
+    target_label TEXT,
+    changes TEXT,
+    metadata TEXT NOT NULL,
+    idempotency_key TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT,
+    haystack TEXT NOT NULL
+);
+CREATE UNIQUE INDEX activitylog_entries_org_seq ON {ENTRIES} (org, seq);
+CREATE INDEX activitylog_entries_org_id ON {ENTRIES} (org, id);
+CREATE INDEX activitylog_entries_org_category ON {ENTRIES} (org, category, id);
+CREATE INDEX activitylog_entries_org_label ON {ENTRIES} (org, label, id, category);
+CREATE UNIQUE INDEX activitylog_entries_idempotency ON {ENTRIES} (org, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE TRIGGER activitylog_entries_no_update BEFORE UPDATE ON {ENTRIES}
+BEGIN
+    SELECT RAISE(ABORT, 'activitylog entries are append-only: UPDATE is not allowed');
+END;
+CREATE TRIGGER activitylog_entries_no_delete BEFORE DELETE ON {ENTRIES}
+BEGIN
+    SELECT RAISE(ABORT, 'activitylog entries are append-only: DELETE is not allowed');
+END;
+"""
+
+#: ``org`` and ``category`` hold one :func:`token` each; ``haystack`` is the casefolded search
+#: text plus a final newline, so that every two-character substring starts some trigram.
+_SEARCH_INDEX = f"""
+CREATE VIRTUAL TABLE {SEARCH} USING fts5(
+    org, category, haystack,
+    tokenize = 'trigram case_sensitive 1', content = '', columnsize = 0, detail = full
+);
+CREATE VIRTUAL TABLE {SEARCH_TERMS} USING fts5vocab({SEARCH}, 'row');
+"""
+
+
+@attrs.frozen
+class Layout:
+    """What an open database holds, as the store needs to know it."""
+
+    owned: bool  # the file's header carries our application id and version
+    version: int
+    search_index: bool  # the FTS5 search table exists
+    cookie: int  # PRAGMA schema_version when this was read
+
+
+Migration = Callable[[sqlite3.Connection, bool], None]
+
+
+def _migrate_0_to_1(conn: sqlite3.Connection, search: bool) -> None:
+    for statement in _split(_SCHEMA_1):
+        conn.execute(statement)
+    conn.execute(f"INSERT INTO {META} (key, value) VALUES ('format', 'activitylog')")
+    if search:
+        create_search_index(conn)
+
+
+#: ``MIGRATIONS[n]`` upgrades a version-``n`` database to version ``n + 1``.
+MIGRATIONS: tuple[Migration, ...] = (_migrate_0_to_1,)
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+def _split(script: str) -> list[str]:
+    """The statements of a script (``sqlite3.complete_statement`` knows where triggers end)."""
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete SQL statement: {current!r}")
+    return statements
+
+
+def has_trigram(conn: sqlite3.Connection) -> bool:
+    """Whether this SQLite has FTS5 with a case-sensitive ``trigram`` tokenizer (>= 3.34)."""
+    try:
+        conn.execute(
+            "CREATE VIRTUAL TABLE temp.activitylog_probe "
+            "USING fts5(x, tokenize = 'trigram case_sensitive 1')"
+        )
+    except sqlite3.Error:
+        return False
+    conn.execute("DROP TABLE temp.activitylog_probe")
+    return True
+
+
+def create_search_index(conn: sqlite3.Connection) -> None:
+    """Create the search table and fill it from the stored entries (inside the caller's txn)."""
+    for statement in _split(_SEARCH_INDEX):
+        conn.execute(statement)
+    conn.create_function("activitylog_token", 1, token, deterministic=True)
+    conn.execute(
+        f"INSERT INTO {SEARCH} (rowid, org, category, haystack) "
+        "SELECT e.id, activitylog_token(e.org), activitylog_token(c.code), e.haystack || char(10) "
+        f"FROM {ENTRIES} e JOIN activitylog_categories c ON c.name = e.category"
+    )
+
+
+def rows(conn: sqlite3.Connection, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+    """All rows of a query as plain tuples, whatever ``row_factory`` a host's connection has."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    return cursor.execute(sql, params).fetchall()
+
+
+def _header(conn: sqlite3.Connection) -> tuple[int, int, int, dict[str, str]]:
+    app_id = rows(conn, "PRAGMA application_id")[0][0]
+    user_version = rows(conn, "PRAGMA user_version")[0][0]
+    cookie = rows(conn, "PRAGMA schema_version")[0][0]
+    objects = dict(
+        rows(
+            conn, "SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite!_%' ESCAPE '!'"
+        )
+    )
+    return app_id, user_version, cookie, objects
+
+
+def inspect(conn: sqlite3.Connection, *, owned_file: bool, where: str) -> tuple[Layout, bool]:
+    """Read what the database holds, without writing anything.
+
+    Returns the layout and whether the store may claim the file's header (a new, empty file
+    opened by path). Raises :class:`SchemaError` for a file that is not an activitylog
+    database or was written by a newer version.
+    """
+    try:
+        app_id, user_version, cookie, objects = _header(conn)
+    except sqlite3.DatabaseError as exc:
+        raise SchemaError(f"{where} is not an SQLite database ({exc})") from exc
+    search = SEARCH in objects
+    if app_id == APPLICATION_ID:
+        return _checked(Layout(True, user_version, search, cookie), where), False
+    if app_id != 0 and owned_file:
+        raise SchemaError(
+            f"{where} belongs to another application (application_id {app_id:#010x}); "
+            "it is not an activitylog database"
+        )
+    if META in objects:
+        version = _meta_version(conn, where)
+        return _checked(Layout(False, version, search, cookie), where), False
+    if any(name.startswith("activitylog_") for name in objects):
+        raise SchemaError(f"{where} has activitylog tables but no activitylog marker")
+    if owned_file and objects:
+        names = ", ".join(sorted(objects)[:5])
+        raise SchemaError(
+            f"{where} is an SQLite database of another application (it holds {names}) and no "
+            "activitylog marker; open an empty or new file, or pass the application's "
+            "connection with connection= to keep the log inside its database"
+        )
+    return Layout(False, 0, False, cookie), owned_file
+
+
+def _meta_version(conn: sqlite3.Connection, where: str) -> int:
+    meta = dict(rows(conn, f"SELECT key, value FROM {META}"))
+    if meta.get("format") != "activitylog":
+        raise SchemaError(f"{where} has an {META} table without the activitylog marker")
+    try:
+        return int(meta.get("schema_version", "0"))
+    except ValueError:
+        raise SchemaError(f"{where} records an unreadable schema version") from None
+
+
+def _checked(layout: Layout, where: str) -> Layout:
+    if layout.version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"{where} was written by a newer activitylog (schema version {layout.version}; "
+            f"this version reads up to {SCHEMA_VERSION}): upgrade activitylog to open it"
+        )
+    return layout
+
+
+def upgrade(conn: sqlite3.Connection, layout: Layout, *, claim: bool, search: bool) -> None:
+    """Apply the missing migrations inside the caller's write transaction.
+
+    ``claim`` stamps the file's header (a new file the store owns); otherwise an owned file's
+    version lives in ``user_version`` and a shared database's in ``activitylog_meta``.
+    """
+    for step in MIGRATIONS[layout.version :]:
+        step(conn, search)
+    owned = layout.owned or claim
+    if claim:
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    if owned:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.execute(
+        f"INSERT INTO {META} (key, value) VALUES ('schema_version', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(SCHEMA_VERSION),),
+    )

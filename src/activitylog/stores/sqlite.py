@@ -1,0 +1,1056 @@
+"""The SQLite store: one file, no server, WAL-journaled, fast at millions of entries.
+
+Layout (see ``docs/sqlite.md`` and :mod:`._sqlite_schema`): entries are keyed by their integer
+id, which is time-ordered, so every date query is an id range on an index that starts with the
+organization. Each organization gets a small integer code; its chain head lives beside it and
+per-category counts live in a count table, both updated in the transaction that appends. Search
+runs on an FTS5 ``trigram`` index whose rowid is the entry id, so the newest matches come first
+without sorting. Without FTS5 the store scans, with identical results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+import attrs
+
+from .. import ids, search
+from ..errors import ConfigurationError, InvalidEntry, MetadataError, StoreError
+from ..models import Actor, ApiKeyRef, Entry, Target
+from . import _sqlite_schema as schema
+from .base import GENESIS, Chain, ChainHead, QuerySpec
+
+Synchronous = Literal["NORMAL", "FULL"]
+
+#: How many rows one statement of a streamed read fetches.
+CHUNK = 500
+#: A two-character search word is looked up as the trigrams that start with it when there are
+#: at most this many; beyond that it is checked on each candidate row instead.
+MAX_EXPANSION = 256
+_ID_BATCH = 500
+
+_COLUMNS = (
+    "e.id, e.seq, e.action, e.label, e.category, e.kind, e.actor_id, e.actor_name, "
+    "e.actor_avatar_url, e.actor_kind, e.description, e.occurred_at, e.source, e.api_key_id, "
+    "e.api_key_name, e.target_type, e.target_id, e.target_label, e.changes, e.metadata, "
+    "e.idempotency_key, e.prev_hash, e.hash"
+)
+_INSERT_ENTRY = (
+    f"INSERT INTO {schema.ENTRIES} (id, org, seq, action, label, category, kind, actor_id, "
+    "actor_name, actor_avatar_url, actor_kind, description, occurred_at, source, api_key_id, "
+    "api_key_name, target_type, target_id, target_label, changes, metadata, idempotency_key, "
+    "prev_hash, hash, haystack) VALUES (" + ", ".join("?" * 25) + ")"
+)
+_INSERT_SEARCH = f"INSERT INTO {schema.SEARCH} (rowid, org, category, haystack) VALUES (?, ?, ?, ?)"
+_OPTIONS = frozenset({"synchronous", "busy_timeout", "fts", "connection"})
+
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=dict).encode
+
+
+def _fts_string(text: str) -> str:
+    """``text`` as an FTS5 string literal: every character literal, ``"`` doubled."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+@attrs.frozen
+class _Static:
+    """The columns of an entry that do not depend on its place in the log."""
+
+    values: tuple[Any, ...]
+    haystack: str
+
+
+def _static(entry: Entry) -> _Static:
+    moment = entry.occurred_at
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidEntry(f"entry {entry.id}: occurred_at must be timezone-aware")
+    try:
+        changes = (
+            None
+            if entry.changes is None
+            else _json({k: [old, new] for k, (old, new) in entry.changes.items()})
+        )
+        metadata = _json(dict(entry.metadata)) if entry.metadata else "{}"
+    except (TypeError, ValueError) as exc:
+        raise MetadataError(f"entry {entry.id}: metadata and changes must be JSON: {exc}") from None
+    actor, key, target = entry.actor, entry.api_key, entry.target
+    return _Static(
+        (
+            entry.action,
+            entry.label,
+            entry.category,
+            entry.kind.value,
+            actor.id,
+            actor.name,
+            actor.avatar_url,
+            actor.kind.value,
+            entry.description,
+            ids.to_micros(moment),
+            entry.source.value,
+            None if key is None else key.id,
+            None if key is None else key.name,
+            None if target is None else target.type,
+            None if target is None else target.id,
+            None if target is None else target.label,
+            changes,
+            metadata,
+            entry.idempotency_key,
+        ),
+        search.entry_haystack(entry),
+    )
+
+
+def _loads(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"unreadable": text}
+
+
+def _entry(row: Sequence[Any], org_id: str) -> Entry:
+    """An entry from a stored row; a row that fails validation comes back as stored."""
+    (id_, seq, action, label, category, kind, actor_id, actor_name, avatar, actor_kind,
+     description, micros, source, key_id, key_name, target_type, target_id, target_label,
+     changes, metadata, idempotency_key, prev_hash, hash_) = row  # fmt: skip
+    try:
+        return Entry(
+            id=ids.encode(id_),
+            org_id=org_id,
+            action=action,
+            label=label,
+            category=category,
+            kind=kind,
+            actor=Actor(actor_id, actor_name, avatar, actor_kind),
+            description=description,
+            occurred_at=ids.from_micros(micros),
+            source=source,
+            api_key=None if key_id is None and key_name is None else ApiKeyRef(key_id, key_name),
+            target=(
+                None
+                if target_type is None and target_id is None and target_label is None
+                else Target(target_type, target_id, target_label)
+            ),
+            changes=_loads(changes),
+            metadata=_loads(metadata),
+            idempotency_key=idempotency_key,
+            seq=seq,
+            prev_hash=prev_hash,
+            hash=hash_,
+        )
+    except (ValueError, TypeError, AttributeError, OverflowError):
+        # A tampered row: hand it to verification as it is stored.
+        return _raw_entry(row, org_id)
+
+
+def _raw(cls: type[Any], **values: Any) -> Any:
+    """An attrs instance holding ``values`` without running validators or converters."""
+    instance = object.__new__(cls)
+    for name, value in values.items():
+        object.__setattr__(instance, name, value)
+    return instance
+
+
+def _enum(cls: type[Any], value: Any) -> Any:
+    try:
+        return cls(value)
+    except ValueError:
+        return value
+
+
+def _raw_entry(row: Sequence[Any], org_id: str) -> Entry:
+    from ..models import ActorKind, Kind, Source
+
+    (id_, seq, action, label, category, kind, actor_id, actor_name, avatar, actor_kind,
+     description, micros, source, key_id, key_name, target_type, target_id, target_label,
+     changes, metadata, idempotency_key, prev_hash, hash_) = row  # fmt: skip
+    decoded_changes = _loads(changes)
+    decoded_metadata = _loads(metadata)
+    entry: Entry = _raw(
+        Entry,
+        id=ids.encode(id_) if isinstance(id_, int) and id_ >= 0 else str(id_),
+        org_id=org_id,
+        action=action,
+        label=label,
+        category=category,
+        kind=_enum(Kind, kind),
+        actor=_raw(
+            Actor,
+            id=actor_id,
+            name=actor_name,
+            avatar_url=avatar,
+            kind=_enum(ActorKind, actor_kind),
+        ),
+        description=description,
+        occurred_at=ids.from_micros(micros) if isinstance(micros, int) else micros,
+        source=_enum(Source, source),
+        api_key=None
+        if key_id is None and key_name is None
+        else _raw(ApiKeyRef, id=key_id, name=key_name),
+        target=None
+        if target_type is None and target_id is None and target_label is None
+        else _raw(Target, type=target_type, id=target_id, label=target_label),
+        changes=decoded_changes,
+        metadata=decoded_metadata if isinstance(decoded_metadata, Mapping) else {},
+        idempotency_key=idempotency_key,
+        seq=seq,
+        prev_hash=prev_hash,
+        hash=hash_,
+    )
+    return entry
+
+
+@attrs.frozen
+class _Filter:
+    """How one query runs: the FTS5 match (or none) and the words checked row by row."""
+
+    match: str | None
+    scan_terms: tuple[str, ...]
+    category_names: tuple[str, ...]
+
+
+class SQLiteStore:
+    """A store in one SQLite file (``sqlite:///path/to/activity.db``), or inside a host's database.
+
+    ``path`` names the file (created on first open; ``":memory:"`` for a throwaway database).
+    ``synchronous`` is ``"NORMAL"`` (the default: a committed entry survives a crash of the
+    process; a power loss may drop the last transactions) or ``"FULL"`` (also survives power
+    loss, at a cost per commit). ``busy_timeout`` is how many seconds a writer waits for
+    another process's write transaction. ``fts`` chooses the search strategy: ``None`` uses the
+    FTS5 trigram index when this SQLite has it, ``False`` never creates or uses one (searches
+    scan), ``True`` requires it.
+
+    ``connection`` makes the store write inside a host application's own SQLite connection: its
+    tables are created in the host's database and each append runs in a SAVEPOINT, so it
+    commits or rolls back with the host's transaction.
+    """
+
+    scheme = "sqlite"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        synchronous: Synchronous | str = "NORMAL",
+        busy_timeout: float = 30.0,
+        connection: sqlite3.Connection | None = None,
+        fts: bool | None = None,
+    ) -> None:
+        sync = str(synchronous).upper()
+        if sync not in ("NORMAL", "FULL"):
+            raise ConfigurationError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
+        if (
+            isinstance(busy_timeout, bool)
+            or not isinstance(busy_timeout, (int, float))
+            or busy_timeout < 0
+        ):
+            raise ConfigurationError(
+                f"busy_timeout must be a number of seconds >= 0, not {busy_timeout!r}"
+            )
+        if fts not in (None, True, False):
+            raise ConfigurationError(f"fts must be True, False or None, not {fts!r}")
+        if connection is not None and path is not None:
+            raise ConfigurationError("pass either a path or connection=, not both")
+        if connection is None and path is None:
+            raise ConfigurationError("SQLiteStore needs a path (or connection=)")
+        if connection is not None and not isinstance(connection, sqlite3.Connection):
+            raise ConfigurationError(
+                f"connection must be an sqlite3.Connection, not {type(connection).__name__}"
+            )
+        if sqlite3.sqlite_version_info < schema.MIN_SQLITE:
+            raise ConfigurationError(
+                f"the SQLite store needs SQLite >= {'.'.join(map(str, schema.MIN_SQLITE))}; "
+                f"this Python has {sqlite3.sqlite_version}"
+            )
+        self._synchronous = sync
+        self._timeout = float(busy_timeout)
+        self._host = connection is not None
+        self._closed = False
+        self._lock = threading.RLock()  # guards the single connection, the pool and caches
+        self._write_lock = threading.Lock()  # one writer per process; processes use the lock
+        self._pool: list[sqlite3.Connection] = []
+        self._writer: sqlite3.Connection | None = None
+        self._org_codes: dict[str, int] = {}
+        self._category_codes: dict[str, int] = {}
+        self._single: sqlite3.Connection | None
+        self._path: str | None
+        if connection is not None:
+            self._path = None
+            self._where = "the host's database"
+            self._single = connection
+        else:
+            assert path is not None
+            self._path = os.fspath(path)
+            self._where = repr(self._path)
+            memory = self._path == ":memory:" or self._path == ""
+            self._single = self._connect() if memory else None
+        try:
+            self._open(fts)
+        except BaseException:
+            self._close_connections()
+            raise
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> SQLiteStore:
+        """Open ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``sqlite:///:memory:``.
+
+        As in SQLAlchemy, the path follows the third slash. Options may also come as a query
+        string (``?synchronous=FULL&busy_timeout=10&fts=0``); keyword options win.
+        """
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme.lower() != "sqlite":
+            raise ConfigurationError(f"not an sqlite:// URL: {url!r}")
+        rest, _, query = rest.partition("?")
+        if rest and not rest.startswith("/"):
+            raise ConfigurationError(
+                f"an sqlite URL has no host: {url!r} (use sqlite:///relative/path.db or "
+                "sqlite:////absolute/path.db)"
+            )
+        merged: dict[str, Any] = {}
+        try:
+            pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+        except ValueError:
+            raise ConfigurationError(f"malformed options in {url!r}") from None
+        for key, value in pairs:
+            merged[key] = _url_option(key, value, url)
+        unknown = set(options) - _OPTIONS
+        if unknown:
+            raise ConfigurationError(
+                f"unknown SQLite store option(s) {sorted(unknown)} (known: {sorted(_OPTIONS)})"
+            )
+        merged.update(options)
+        path = rest[1:]
+        if merged.get("connection") is not None:
+            if path:
+                raise ConfigurationError("with connection=, the URL must be 'sqlite://'")
+            return cls(**merged)
+        return cls(path or ":memory:", **merged)
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        assert self._path is not None
+        try:
+            conn = sqlite3.connect(
+                self._path,
+                timeout=self._timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self._where}: {exc}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot open {self._where}: {exc}") from exc
+        return conn
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"{doing} {self._where} failed: {exc}") from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection whose statements all read one snapshot."""
+        if self._single is not None:
+            with self._lock:
+                self._check_open()
+                conn = self._single
+                if conn.in_transaction:  # the host's transaction is our snapshot
+                    yield conn
+                    return
+                conn.execute("BEGIN")
+                try:
+                    yield conn
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("COMMIT")
+            return
+        with self._lock:
+            self._check_open()
+            pooled = self._pool.pop() if self._pool else None
+        conn = pooled if pooled is not None else self._connect()
+        try:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
+        with self._lock:
+            if self._closed:
+                conn.close()
+            else:
+                self._pool.append(conn)
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: ``BEGIN IMMEDIATE`` or, inside a host's transaction, a SAVEPOINT.
+
+        Threads of one process take turns on one writer connection; other processes wait on
+        SQLite's lock (``busy_timeout``).
+        """
+        if self._single is not None:
+            with self._lock:
+                self._check_open()
+                with _transaction(self._single, nested=self._host):
+                    yield self._single
+            return
+        with self._write_lock:
+            with self._lock:
+                self._check_open()
+                if self._writer is None:
+                    self._writer = self._connect()
+                conn = self._writer
+            with _transaction(conn, nested=False):
+                yield conn
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the store on {self._where} is closed")
+
+    def _close_connections(self) -> None:
+        conns = list(self._pool)
+        self._pool.clear()
+        if self._writer is not None:
+            conns.append(self._writer)
+            self._writer = None
+        if self._single is not None and not self._host:
+            conns.append(self._single)
+        for conn in conns:
+            conn.close()
+
+    def close(self) -> None:
+        """Close every connection the store opened (a host's connection stays open)."""
+        with self._write_lock, self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._close_connections()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def _open(self, fts: bool | None) -> None:
+        conn = self._single if self._single is not None else self._connect()
+        if self._single is None:
+            self._writer = conn
+        owned_file = not self._host
+        with self._errors("opening"):
+            trigram = schema.has_trigram(conn)
+            if fts is True and not trigram:
+                raise ConfigurationError(
+                    f"fts=True, but this SQLite ({sqlite3.sqlite_version}) lacks FTS5 with the "
+                    "trigram tokenizer (SQLite >= 3.34)"
+                )
+            layout, claim = schema.inspect(conn, owned_file=owned_file, where=self._where)
+            if layout.search_index and not trigram:
+                raise ConfigurationError(
+                    f"{self._where} has a search index that needs FTS5 with the trigram "
+                    f"tokenizer, which this SQLite ({sqlite3.sqlite_version}) lacks"
+                )
+            if claim and self._path not in (":memory:", ""):
+                # Only now, once the file is known to be ours: WAL is a persistent setting.
+                conn.execute("PRAGMA journal_mode = WAL")
+            want_index = trigram and fts is not False
+            if layout.version < schema.SCHEMA_VERSION or (want_index and not layout.search_index):
+                self._upgrade(conn, claim=claim, search=want_index)
+                layout, _ = schema.inspect(conn, owned_file=owned_file, where=self._where)
+            self._layout = layout
+            self._search = layout.search_index and fts is not False
+
+    def _upgrade(self, conn: sqlite3.Connection, *, claim: bool, search: bool) -> None:
+        with _transaction(conn, nested=self._host):
+            # Read again under the write lock: another process may have done it meanwhile.
+            layout, may_claim = schema.inspect(conn, owned_file=not self._host, where=self._where)
+            if layout.version < schema.SCHEMA_VERSION:
+                schema.upgrade(conn, layout, claim=claim and may_claim, search=search)
+            elif search and not layout.search_index:
+                schema.create_search_index(conn)
+
+    def _check_layout(self, conn: sqlite3.Connection) -> None:
+        """Inside a write transaction: notice a schema changed by another process since open."""
+        cookie = self._cursor(conn).execute("PRAGMA schema_version").fetchone()[0]
+        if cookie == self._layout.cookie:
+            return
+        layout, _ = schema.inspect(conn, owned_file=not self._host, where=self._where)
+        if layout.version != schema.SCHEMA_VERSION:
+            raise StoreError(f"{self._where} changed to schema version {layout.version} while open")
+        self._layout = layout
+
+    # -- codes ------------------------------------------------------------------------------
+
+    def _cursor(self, conn: sqlite3.Connection) -> sqlite3.Cursor:
+        cursor = conn.cursor()
+        cursor.row_factory = None  # a host's row_factory must not reshape our rows
+        return cursor
+
+    def _org_code(self, conn: sqlite3.Connection, org_id: str) -> int | None:
+        code = self._org_codes.get(org_id)
+        if code is None:
+            if not _storable(org_id):
+                return None
+            row = (
+                self._cursor(conn)
+                .execute("SELECT code FROM activitylog_orgs WHERE org_id = ?", (org_id,))
+                .fetchone()
+            )
+            if row is None:
+                return None
+            code = int(row[0])
+            if not self._host:  # a host may still roll the row back
+                self._org_codes[org_id] = code
+        return code
+
+    def _category_code(
+        self, conn: sqlite3.Connection, name: str, created: dict[str, int] | None = None
+    ) -> int | None:
+        code = self._category_codes.get(name)
+        if code is None and created is not None:
+            code = created.get(name)
+        if code is not None:
+            return code
+        cursor = self._cursor(conn)
+        row = cursor.execute(
+            "SELECT code FROM activitylog_categories WHERE name = ?", (name,)
+        ).fetchone()
+        if row is not None:
+            code = int(row[0])
+            if not self._host and created is None:
+                self._category_codes[name] = code
+            elif created is not None:
+                created[name] = code
+            return code
+        if created is None:
+            return None
+        cursor.execute("INSERT INTO activitylog_categories (name) VALUES (?)", (name,))
+        assert cursor.lastrowid is not None
+        created[name] = cursor.lastrowid
+        return cursor.lastrowid
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def append(self, entries: Sequence[Entry], chain: Chain | None) -> list[Entry]:
+        """See :meth:`Store.append`: one ``BEGIN IMMEDIATE`` transaction (or SAVEPOINT)."""
+        batch = list(entries)
+        if not batch:
+            return []
+        statics = [_static(entry) for entry in batch]
+        new_orgs: dict[str, int] = {}
+        new_categories: dict[str, int] = {}
+        with self._errors("writing to"), self._writing() as conn:
+            self._check_layout(conn)
+            result = self._append(conn, batch, statics, chain, new_orgs, new_categories)
+        if not self._host:
+            with self._lock:
+                self._org_codes.update(new_orgs)
+                self._category_codes.update(new_categories)
+        return result
+
+    def _append(
+        self,
+        conn: sqlite3.Connection,
+        batch: list[Entry],
+        statics: list[_Static],
+        chain: Chain | None,
+        new_orgs: dict[str, int],
+        new_categories: dict[str, int],
+    ) -> list[Entry]:
+        cursor = self._cursor(conn)
+        indexed = self._layout.search_index
+        taken, checked = self._taken_ids(cursor, batch)
+        heads: dict[str, tuple[int, int, str | None]] = {}  # org_id -> (code, seq, hash)
+        keys: dict[tuple[str, str], Entry] = {}
+        new_ids: set[int] = set()
+        rows: list[tuple[Any, ...]] = []
+        search_rows: list[tuple[int, str, str, str]] = []
+        counts: Counter[tuple[int, str]] = Counter()
+        result: list[Entry] = []
+        for entry, static in zip(batch, statics, strict=True):
+            org_id = entry.org_id
+            head = heads.get(org_id)
+            if head is None:
+                head = self._head_for_write(cursor, org_id, new_orgs)
+                heads[org_id] = head
+            code, seq, prev = head
+            if entry.idempotency_key is not None:
+                key = (org_id, entry.idempotency_key)
+                seen = keys.get(key) or self._stored_by_key(cursor, code, key)
+                if seen is not None:
+                    result.append(seen)
+                    continue
+            number = ids.decode(entry.id)
+            while number in new_ids or self._id_taken(cursor, number, taken, checked):
+                number += 1
+                if number % ids.SEQ_LIMIT == 0:
+                    raise InvalidEntry(
+                        f"more than {ids.SEQ_LIMIT} entries share the instant "
+                        f"{entry.occurred_at.isoformat()}"
+                    )
+            prev_hash = GENESIS if prev is None else prev
+            stored = attrs.evolve(
+                entry,
+                id=entry.id if number == ids.decode(entry.id) else ids.encode(number),
+                seq=seq + 1,
+                prev_hash=prev_hash,
+                hash=None,
+            )
+            if chain is not None:
+                stored = attrs.evolve(stored, hash=chain.link(prev_hash, stored))
+            heads[org_id] = (code, seq + 1, stored.hash)
+            new_ids.add(number)
+            rows.append((number, code, seq + 1, *static.values, prev_hash, stored.hash,
+                         static.haystack))  # fmt: skip
+            if indexed:
+                category = self._category_code(conn, entry.category, new_categories)
+                assert category is not None
+                search_rows.append(
+                    (number, schema.token(code), schema.token(category), static.haystack + "\n")
+                )
+            counts[(code, entry.category)] += 1
+            if entry.idempotency_key is not None:
+                keys[(org_id, entry.idempotency_key)] = stored
+            result.append(stored)
+        if rows:
+            cursor.executemany(_INSERT_ENTRY, rows)
+            if search_rows:
+                cursor.executemany(_INSERT_SEARCH, search_rows)
+            cursor.executemany(
+                "INSERT INTO activitylog_counts (org, category, n) VALUES (?, ?, ?) "
+                "ON CONFLICT (org, category) DO UPDATE SET n = n + excluded.n",
+                [(code, category, n) for (code, category), n in counts.items()],
+            )
+            cursor.executemany(
+                "UPDATE activitylog_orgs SET head_seq = ?, head_hash = ? WHERE code = ?",
+                [(seq, hash_, code) for code, seq, hash_ in heads.values()],
+            )
+        return result
+
+    def _head_for_write(
+        self, cursor: sqlite3.Cursor, org_id: str, new_orgs: dict[str, int]
+    ) -> tuple[int, int, str | None]:
+        row = cursor.execute(
+            "SELECT code, head_seq, head_hash FROM activitylog_orgs WHERE org_id = ?", (org_id,)
+        ).fetchone()
+        if row is not None:
+            code, seq, hash_ = row
+            return int(code), int(seq), hash_
+        cursor.execute(
+            "INSERT INTO activitylog_orgs (org_id, head_seq, head_hash) VALUES (?, 0, NULL)",
+            (org_id,),
+        )
+        assert cursor.lastrowid is not None
+        new_orgs[org_id] = cursor.lastrowid
+        return cursor.lastrowid, 0, None
+
+    def _stored_by_key(
+        self, cursor: sqlite3.Cursor, code: int, key: tuple[str, str]
+    ) -> Entry | None:
+        row = cursor.execute(
+            f"SELECT {_COLUMNS} FROM {schema.ENTRIES} e WHERE e.org = ? AND e.idempotency_key = ?",
+            (code, key[1]),
+        ).fetchone()
+        return None if row is None else _entry(row, key[0])
+
+    def _taken_ids(self, cursor: sqlite3.Cursor, batch: list[Entry]) -> tuple[set[int], set[int]]:
+        """Which of the batch's ids are already stored (and the set that was checked)."""
+        wanted = sorted({ids.decode(entry.id) for entry in batch})
+        taken: set[int] = set()
+        for start in range(0, len(wanted), _ID_BATCH):
+            chunk = wanted[start : start + _ID_BATCH]
+            marks = ", ".join("?" * len(chunk))
+            taken.update(
+                row[0]
+                for row in cursor.execute(
+                    f"SELECT id FROM {schema.ENTRIES} WHERE id IN ({marks})", chunk
+                )
+            )
+        return taken, set(wanted)
+
+    def _id_taken(
+        self, cursor: sqlite3.Cursor, number: int, taken: set[int], checked: set[int]
+    ) -> bool:
+        if number not in checked:
+            checked.add(number)
+            row = cursor.execute(
+                f"SELECT 1 FROM {schema.ENTRIES} WHERE id = ?", (number,)
+            ).fetchone()
+            if row is not None:
+                taken.add(number)
+        return number in taken
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def page(self, spec: QuerySpec) -> list[Entry]:
+        """See :meth:`Store.page`."""
+        with self._errors("reading"), self._reading() as conn:
+            rows = self._page_rows(conn, spec)
+        return [_entry(row, spec.org_id) for row in rows]
+
+    def count(self, spec: QuerySpec) -> int:
+        """See :meth:`Store.count`."""
+        with self._errors("reading"), self._reading() as conn:
+            return self._count(conn, spec)
+
+    def _filter(self, conn: sqlite3.Connection, code: int, spec: QuerySpec) -> _Filter | None:
+        """How to run ``spec``'s search and category filter; ``None`` when nothing can match."""
+        names = tuple(n for n in dict.fromkeys(spec.categories) if _storable(n))
+        if spec.categories and not names:
+            return None
+        if not all(_storable(term) for term in spec.terms):
+            return None  # no stored text contains a lone surrogate
+        # The search index takes words of three characters or more (and two, see _expand);
+        # NUL never reaches it, as FTS5 query strings cannot carry one.
+        indexable = [t for t in spec.terms if len(t) >= 2 and "\x00" not in t]
+        long_terms = [t for t in indexable if len(t) >= 3]
+        short_terms = [t for t in spec.terms if t not in long_terms]
+        if not self._search or not indexable:
+            return _Filter(None, tuple(spec.terms), names)
+        parts = [f"org : {_fts_string(schema.token(code))}"]
+        if names:
+            codes = [c for c in (self._category_code(conn, n) for n in names) if c is not None]
+            if not codes:
+                return None
+            parts.append(
+                "category : (" + " OR ".join(_fts_string(schema.token(c)) for c in codes) + ")"
+            )
+        parts.extend(f"haystack : {_fts_string(term)}" for term in long_terms)
+        scan: list[str] = []
+        for term in short_terms:
+            trigrams = self._expand(conn, term) if term in indexable else None
+            if trigrams is None:
+                scan.append(term)
+            elif not trigrams:
+                return None
+            else:
+                parts.append("haystack : (" + " OR ".join(_fts_string(t) for t in trigrams) + ")")
+        return _Filter(" AND ".join(parts), tuple(scan), names)
+
+    def _expand(self, conn: sqlite3.Connection, term: str) -> list[str] | None:
+        """The indexed trigrams that start with a two-character word, or ``None`` if too many.
+
+        The index holds each haystack followed by a newline, so every occurrence of the word
+        starts a trigram: the rows matching any of them are exactly the rows containing it.
+        """
+        rows = (
+            self._cursor(conn)
+            .execute(
+                f"SELECT term FROM {schema.SEARCH_TERMS} WHERE term > ? AND term <= ? LIMIT ?",
+                (term, term + "\U0010ffff", MAX_EXPANSION + 1),
+            )
+            .fetchall()
+        )
+        if len(rows) > MAX_EXPANSION:
+            return None
+        return [row[0] for row in rows]
+
+    def _page_rows(self, conn: sqlite3.Connection, spec: QuerySpec) -> list[Any]:
+        code = self._org_code(conn, spec.org_id)
+        if code is None or spec.limit <= 0:
+            return []
+        plan = self._filter(conn, code, spec)
+        if plan is None:
+            return []
+        cursor = self._cursor(conn)
+        direction = "DESC" if spec.descending else "ASC"
+        id_col = "e.id" if plan.match is None else "s.rowid"
+        bounds = _id_bounds(spec, id_col)
+        keyset = _keyset(spec, id_col)
+        if bounds is None or keyset is None:
+            return []
+        where, params = bounds
+        where = [*where, *keyset[0]]
+        params = [*params, *keyset[1]]
+        for term in plan.scan_terms:
+            where.append("instr(e.haystack, ?) > 0")
+            params.append(term)
+        if spec.sort == "date":
+            order = f"{id_col} {direction}"
+        else:
+            order = f"e.label {direction}, e.id {direction}"
+        if plan.match is not None:
+            sql = (
+                f"SELECT {_COLUMNS} FROM {schema.SEARCH}(?) s "
+                f"JOIN {schema.ENTRIES} e ON e.id = s.rowid"
+            )
+            params.insert(0, plan.match)
+            if where:
+                sql += " WHERE " + " AND ".join(where)
+            sql += f" ORDER BY {order} LIMIT ?"
+            return cursor.execute(sql, [*params, spec.limit]).fetchall()
+        names = plan.category_names
+        if spec.sort == "date" and len(names) > 1:
+            # One ordered index range per category, merged: never more than limit * len(names)
+            # rows, however rare the categories are.
+            arms = []
+            arm_params: list[Any] = []
+            for name in names:
+                arm_where = " AND ".join(["e.org = ?", "e.category = ?", *where])
+                arms.append(
+                    f"SELECT * FROM (SELECT {_COLUMNS} FROM {schema.ENTRIES} e "
+                    f"WHERE {arm_where} ORDER BY {order} LIMIT ?)"
+                )
+                arm_params.extend([code, name, *params, spec.limit])
+            sql = " UNION ALL ".join(arms) + f" ORDER BY 1 {direction} LIMIT ?"
+            return cursor.execute(sql, [*arm_params, spec.limit]).fetchall()
+        head = ["e.org = ?"]
+        head_params: list[Any] = [code]
+        if names:
+            head.append("e.category IN (" + ", ".join("?" * len(names)) + ")")
+            head_params.extend(names)
+        sql = (
+            f"SELECT {_COLUMNS} FROM {schema.ENTRIES} e WHERE "
+            + " AND ".join(head + where)
+            + f" ORDER BY {order} LIMIT ?"
+        )
+        return cursor.execute(sql, [*head_params, *params, spec.limit]).fetchall()
+
+    def _count(self, conn: sqlite3.Connection, spec: QuerySpec) -> int:
+        code = self._org_code(conn, spec.org_id)
+        if code is None:
+            return 0
+        plan = self._filter(conn, code, spec)
+        if plan is None:
+            return 0
+        cursor = self._cursor(conn)
+        names = plan.category_names
+        ranged = spec.since_id is not None or spec.until_id is not None
+        if plan.match is None and not plan.scan_terms and not ranged:
+            sql = "SELECT coalesce(sum(n), 0) FROM activitylog_counts WHERE org = ?"
+            params: list[Any] = [code]
+            if names:
+                sql += " AND category IN (" + ", ".join("?" * len(names)) + ")"
+                params.extend(names)
+            return int(cursor.execute(sql, params).fetchone()[0])
+        where: list[str] = []
+        params = []
+        if plan.match is None:
+            id_col = "e.id"
+            where.append("e.org = ?")
+            params.append(code)
+            if names:
+                where.append("e.category IN (" + ", ".join("?" * len(names)) + ")")
+                params.extend(names)
+            source = f"{schema.ENTRIES} e"
+        else:
+            id_col = "s.rowid"
+            params.append(plan.match)
+            source = f"{schema.SEARCH}(?) s"
+            if plan.scan_terms:
+                source += f" JOIN {schema.ENTRIES} e ON e.id = s.rowid"
+        bounds = _id_bounds(spec, id_col)
+        if bounds is None:
+            return 0
+        where.extend(bounds[0])
+        params.extend(bounds[1])
+        for term in plan.scan_terms:
+            where.append("instr(e.haystack, ?) > 0")
+            params.append(term)
+        sql = f"SELECT count(*) FROM {source}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return int(cursor.execute(sql, params).fetchone()[0])
+
+    def categories(self, org_id: str) -> dict[str, int]:
+        """See :meth:`Store.categories`: read from the count table, never by scanning entries."""
+        with self._errors("reading"), self._reading() as conn:
+            code = self._org_code(conn, org_id)
+            if code is None:
+                return {}
+            rows = (
+                self._cursor(conn)
+                .execute(
+                    "SELECT category, n FROM activitylog_counts WHERE org = ? AND n > 0",
+                    (code,),
+                )
+                .fetchall()
+            )
+        return {name: int(n) for name, n in rows}
+
+    def chain(self, org_id: str, after_seq: int = 0) -> Iterator[Entry]:
+        """See :meth:`Store.chain`: streamed in chunks of :data:`CHUNK` rows, keyset on seq."""
+        return self._chain(org_id, after_seq)
+
+    def _chain(self, org_id: str, after_seq: int) -> Iterator[Entry]:
+        last: tuple[int, int] = (after_seq, 2**63 - 1)
+        while True:
+            with self._errors("reading"), self._reading() as conn:
+                code = self._org_code(conn, org_id)
+                if code is None:
+                    return
+                rows = (
+                    self._cursor(conn)
+                    .execute(
+                        f"SELECT {_COLUMNS} FROM {schema.ENTRIES} e "
+                        "WHERE e.org = ? AND (e.seq, e.id) > (?, ?) "
+                        "ORDER BY e.seq, e.id LIMIT ?",
+                        (code, *last, CHUNK),
+                    )
+                    .fetchall()
+                )
+            for row in rows:
+                yield _entry(row, org_id)
+            if len(rows) < CHUNK:
+                return
+            last = (rows[-1][1], rows[-1][0])
+
+    def head(self, org_id: str) -> ChainHead | None:
+        """See :meth:`Store.head`."""
+        if not _storable(org_id):
+            return None
+        with self._errors("reading"), self._reading() as conn:
+            row = (
+                self._cursor(conn)
+                .execute(
+                    "SELECT head_seq, head_hash FROM activitylog_orgs WHERE org_id = ?",
+                    (org_id,),
+                )
+                .fetchone()
+            )
+        return None if row is None else ChainHead(int(row[0]), row[1])
+
+    def org_ids(self) -> list[str]:
+        """See :meth:`Store.org_ids`."""
+        with self._errors("reading"), self._reading() as conn:
+            rows = (
+                self._cursor(conn)
+                .execute("SELECT org_id FROM activitylog_orgs WHERE head_seq > 0")
+                .fetchall()
+            )
+        return sorted(row[0] for row in rows)
+
+    @property
+    def searches_with_index(self) -> bool:
+        """Whether searches use the FTS5 trigram index (``False``: they scan)."""
+        return self._search
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection, *, nested: bool) -> Iterator[None]:
+    """``BEGIN IMMEDIATE``/``COMMIT``, or with ``nested`` inside an open transaction a SAVEPOINT
+    that is released into it (the owner of the transaction commits or rolls back)."""
+    if nested and conn.in_transaction:
+        conn.execute("SAVEPOINT activitylog")
+        try:
+            yield
+        except BaseException:
+            _quietly(conn, "ROLLBACK TO activitylog")
+            _quietly(conn, "RELEASE activitylog")
+            raise
+        conn.execute("RELEASE activitylog")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            _quietly(conn, "ROLLBACK")
+        raise
+
+
+def _quietly(conn: sqlite3.Connection, sql: str) -> None:
+    """Run a cleanup statement whose failure must not hide the error being handled."""
+    with suppress(sqlite3.Error):
+        conn.execute(sql)
+
+
+#: The largest integer SQLite stores; ids and keys beyond it are compared as the reference does.
+_MAX_INT = 2**63 - 1
+_MIN_INT = -(2**63)
+
+
+def _id_bounds(spec: QuerySpec, column: str) -> tuple[list[str], list[Any]] | None:
+    """``since``/``until`` as conditions on the id column; ``None`` when nothing can match."""
+    where: list[str] = []
+    params: list[Any] = []
+    if spec.since_id is not None:
+        if spec.since_id > _MAX_INT:
+            return None
+        where.append(f"{column} >= ?")
+        params.append(spec.since_id)
+    if spec.until_id is not None and spec.until_id <= _MAX_INT:
+        where.append(f"{column} < ?")
+        params.append(spec.until_id)
+    return where, params
+
+
+def _keyset(spec: QuerySpec, id_col: str) -> tuple[list[str], list[Any]] | None:
+    """The condition "strictly after ``spec.after``"; ``None`` when nothing can match.
+
+    Keys come from cursors, which a client can edit: integers beyond SQLite's range and labels
+    that are not valid text are rewritten to equivalent conditions instead of failing.
+    """
+    if spec.after is None:
+        return [], []
+    before = spec.descending
+    number = spec.after[-1]
+    if spec.sort == "date":
+        if number > _MAX_INT:
+            return ([], []) if before else None
+        if number < _MIN_INT:
+            return None if before else ([], [])
+        return [f"{id_col} {'<' if before else '>'} ?"], [number]
+    label = spec.after[0]
+    strict = True
+    if not _storable(label):
+        # No stored label equals it: cut it before its first unstorable character and bump
+        # that position just past every surrogate, which orders the same against valid text.
+        cut = next(i for i, ch in enumerate(label) if not _storable(ch))
+        label = label[:cut] + "\ue000"
+        number, strict = _MIN_INT, before
+    if number > _MAX_INT:
+        number, strict = _MAX_INT, not before
+    elif number < _MIN_INT:
+        number, strict = _MIN_INT, before
+    operator = ("<" if strict else "<=") if before else (">" if strict else ">=")
+    return [f"(e.label, e.id) {operator} (?, ?)"], [label, number]
+
+
+def _storable(text: str) -> bool:
+    """Whether SQLite can hold ``text`` exactly (valid UTF-8, so no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _url_option(key: str, value: str, url: str) -> Any:
+    if key == "synchronous":
+        return value
+    if key == "busy_timeout":
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigurationError(f"busy_timeout must be a number in {url!r}") from None
+    if key == "fts":
+        choices = {"1": True, "true": True, "0": False, "false": False, "auto": None}
+        if value.lower() not in choices:
+            raise ConfigurationError(f"fts must be 1, 0 or auto in {url!r}")
+        return choices[value.lower()]
+    raise ConfigurationError(
+        f"unknown option {key!r} in {url!r} (known: synchronous, busy_timeout, fts)"
+    )
