@@ -16,7 +16,7 @@ import attrs
 from . import access, context, ids
 from .errors import InvalidEntry, MetadataError, MissingContext, NaiveDatetime
 from .integrity import Checkpoint, HashChain, VerifyReport, verify
-from .models import Actor, ActorKind, ApiKeyRef, Entry, Source, Target
+from .models import Actor, ActorKind, ApiKeyRef, Entry, Source, Target, _check_text
 from .query import Query, resolve_tz, resolve_week_start
 from .registry import ActionRegistry
 from .stores.base import GENESIS, Store
@@ -33,21 +33,46 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _check_json_text(value: Any, what: str) -> None:
+    # json.dumps turns 1, True and None keys into "1", "true" and "null", silently merging
+    # {1: ..., "1": ...}, so object keys must already be strings. NUL is looked for in the
+    # values themselves: in the JSON text "\\u0000" may just be an escaped backslash.
+    # Iterative, so nesting depth is no problem here.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise MetadataError(f"{what} contains a NUL character")
+        elif isinstance(item, Mapping):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise MetadataError(f"{what}: keys must be strings, not {key!r}")
+                stack.append(key)
+                stack.append(child)
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
 def _json_copy(value: Any, what: str, limit: int) -> Any:
     """A JSON round-trip copy of ``value``: what every store will give back, checked once here."""
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise MetadataError(f"{what} must be JSON-serializable: {exc}") from None
-    if "\\u0000" in text:
-        raise MetadataError(f"{what} contains a NUL character")
+    except RecursionError:
+        raise MetadataError(f"{what} is nested too deeply") from None
+    _check_json_text(value, what)
     try:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError:
         raise MetadataError(f"{what} contains text that is not valid Unicode") from None
     if size > limit:
         raise MetadataError(f"{what} is {size} bytes as JSON; the limit is {limit}")
-    return json.loads(text)
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise MetadataError(f"{what} is nested too deeply") from None
 
 
 @attrs.frozen
@@ -67,14 +92,26 @@ class Call:
 class _Batch:
     """Entries recorded inside ``with log.batch():``, written in one transaction at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: ActivityLog) -> None:
+        self.log = log
         self.pending: list[Entry] = []
         self.entries: list[Entry] = []
+        self.open = True
 
 
-_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
-    "activitylog_batch", default=None
+# The open batches of this context, innermost last. A batch belongs to one log (another log
+# recording inside it writes to its own store), and an asyncio task that outlives the block
+# it was started in sees the batch closed and writes directly instead of into a dead list.
+_batches: contextvars.ContextVar[tuple[_Batch, ...]] = contextvars.ContextVar(
+    "activitylog_batches", default=()
 )
+
+
+def _open_batch(log: ActivityLog) -> _Batch | None:
+    for candidate in reversed(_batches.get()):
+        if candidate.log is log and candidate.open:
+            return candidate
+    return None
 
 
 class ActivityLog:
@@ -168,6 +205,7 @@ class ActivityLog:
             raise MissingContext("org_id")
         if not isinstance(org_id, str) or not org_id.strip():
             raise InvalidEntry(f"org_id must be a non-empty string, not {org_id!r}")
+        _check_text("org_id", org_id)
         actor = actor if actor is not None else ambient.actor
         if actor is None:
             raise MissingContext("actor")
@@ -219,10 +257,12 @@ class ActivityLog:
             description = action_type.describe(actor, target, changes, meta)
         elif not isinstance(description, str) or not description.strip():
             raise InvalidEntry("description must be a non-empty string")
-        if idempotency_key is not None and (
-            not isinstance(idempotency_key, str) or not idempotency_key
-        ):
-            raise InvalidEntry("idempotency_key must be a non-empty string")
+        else:
+            _check_text("description", description)
+        if idempotency_key is not None:
+            if not isinstance(idempotency_key, str) or not idempotency_key.strip():
+                raise InvalidEntry("idempotency_key must be a non-empty string")
+            _check_text("idempotency_key", idempotency_key)
         return Entry(
             id=ids.encode(self._ids.next(occurred_at)),
             org_id=org_id,
@@ -250,22 +290,32 @@ class ActivityLog:
         is written when the batch ends and the unstored entry is returned.
         """
         entry = self.build(action, **fields)
-        pending = _batch.get()
+        pending = _open_batch(self)
         if pending is not None:
             pending.pending.append(entry)
             return entry
         return self.store.append([entry], self.chain)[0]
 
     def record_many(self, records: Iterable[Mapping[str, Any]]) -> list[Entry]:
-        """Record many actions in one transaction: each item holds ``record()``'s arguments."""
+        """Record many actions in one transaction: each item holds ``record()``'s arguments.
+
+        If any item is invalid, nothing is stored. Inside :meth:`batch` the entries join the
+        batch.
+        """
         entries = []
         for item in records:
+            if not isinstance(item, Mapping):
+                raise InvalidEntry(f"each record must be a mapping, not {type(item).__name__}")
             fields = dict(item)
             try:
                 action = fields.pop("action")
             except KeyError:
                 raise InvalidEntry("each record needs an 'action'") from None
             entries.append(self.build(action, **fields))
+        pending = _open_batch(self)
+        if pending is not None:
+            pending.pending.extend(entries)
+            return entries
         return self.store.append(entries, self.chain) if entries else []
 
     @contextmanager
@@ -273,15 +323,22 @@ class ActivityLog:
         """Collect every ``record()`` in the block and write them in one transaction at its end.
 
         If the block raises, nothing is written. After the block, ``batch.entries`` holds the
-        stored entries.
+        stored entries. A batch nested in another batch of the same log joins it: its entries
+        are written (or dropped) with the outermost one, and its ``entries`` are then the
+        entries as built, not yet stored.
         """
-        current = _Batch()
-        token = _batch.set(current)
+        outer = _open_batch(self)
+        current = _Batch(self)
+        token = _batches.set((*_batches.get(), current))
         try:
             yield current
         finally:
-            _batch.reset(token)
-        if current.pending:
+            current.open = False
+            _batches.reset(token)
+        if outer is not None:
+            outer.pending.extend(current.pending)
+            current.entries = list(current.pending)
+        elif current.pending:
             current.entries = self.store.append(current.pending, self.chain)
 
     def records(
