@@ -127,7 +127,7 @@ class TestGenerator:
         """Threads taking ids for one instant get distinct, consecutive values."""
         gen = ids.IdGenerator()
         results: list[list[int]] = [[] for _ in range(8)]
-        barrier = threading.Barrier(8)
+        barrier = threading.Barrier(8, timeout=30)
 
         def work(n: int) -> None:
             barrier.wait()

@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import attrs
 
+from .errors import InvalidEntry
 from .models import Actor, ApiKeyRef, Source
 
 P = ParamSpec("P")
@@ -39,6 +40,16 @@ _VARS: dict[str, contextvars.ContextVar[Any]] = {
 }
 
 
+def _to_source(value: Source | str | None) -> Source | None:
+    if value is None:
+        return None
+    try:
+        return Source(value)
+    except ValueError:
+        choices = ", ".join(s.value for s in Source)
+        raise InvalidEntry(f"unknown source {value!r} (choose {choices})") from None
+
+
 @attrs.frozen
 class Snapshot:
     """The recording context at one moment, to carry into a thread pool or a background job.
@@ -50,7 +61,7 @@ class Snapshot:
 
     org_id: str | None = None
     actor: Actor | None = None
-    source: Source | None = None
+    source: Source | None = attrs.field(default=None, converter=_to_source)
     api_key: ApiKeyRef | None = None
 
     def __enter__(self) -> Snapshot:
@@ -109,8 +120,8 @@ def bound(
     """
     values: dict[str, Any] = {}
     if org_id is not None:
-        if not isinstance(org_id, str) or not org_id:
-            raise ValueError("org_id must be a non-empty string")
+        if not isinstance(org_id, str) or not org_id.strip():
+            raise InvalidEntry(f"org_id must be a non-empty string, not {org_id!r}")
         values["org_id"] = org_id
     if actor is not None:
         if not isinstance(actor, Actor):
@@ -123,7 +134,7 @@ def bound(
         if source is None:
             source = Source.API
     if source is not None:
-        values["source"] = Source(source)
+        values["source"] = _to_source(source)
     tokens = [_VARS[name].set(value) for name, value in values.items()]
     try:
         yield capture()
