@@ -83,10 +83,16 @@ class Call:
     result: Any
 
     def __getattr__(self, name: str) -> Any:
+        # Only called for names that are not attributes. "args" itself can be missing while
+        # copy/pickle rebuild the object; looking it up here would recurse forever.
+        if name == "args" or name.startswith("__"):
+            raise AttributeError(name)
         try:
             return self.args[name]
         except KeyError:
-            raise AttributeError(name) from None
+            raise AttributeError(
+                f"{name!r}: the call has no such argument (arguments: {', '.join(self.args)})"
+            ) from None
 
 
 class _Batch:
