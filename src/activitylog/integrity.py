@@ -306,7 +306,8 @@ class _Verifier:
         assert entry.prev_hash is not None and entry.hash is not None
         try:
             expected = (chain or self.chain).link(entry.prev_hash, entry)
-        except (TypeError, ValueError):  # content no encoder accepts cannot match any hash
+        except (TypeError, ValueError, AttributeError, OverflowError):
+            # A tampered row the store could only hand back raw cannot match any hash.
             return False
         return hmac.compare_digest(expected.encode("ascii"), entry.hash.encode("ascii"))
 
@@ -325,7 +326,9 @@ class _Verifier:
         """Verify one entry in place; a report when it is where the damage begins."""
         expected = self.checked + 1
         seq = entry.seq
-        if seq is None or seq > expected:
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            return self.fail(Problem.MODIFIED, expected, f"the entry's seq is {seq!r}")
+        if seq > expected:
             return self.fail(
                 Problem.MISSING, expected, f"the sequence jumps from {expected - 1} to {seq}"
             )
