@@ -567,6 +567,7 @@ class Bench:
             "sqlite": sqlite3.sqlite_version,
             "platform": platform.platform(),
             "activitylog": activitylog.__version__,
+            "revision": _revision(),
         }
 
     def report(self) -> dict[str, Any]:
@@ -587,6 +588,19 @@ class Bench:
             "results": self.results.rows,
             "targets": self.results.targets,
         }
+
+
+def _revision() -> str | None:
+    """The checkout's commit, with ``-dirty`` when its files differ from it."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        done = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root,
+                              capture_output=True, text=True, timeout=10, check=False)  # fmt: skip
+        if done.returncode == 0:
+            return done.stdout.strip()
+    return None
 
 
 # -- the table ----------------------------------------------------------------------------------
