@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -103,6 +104,7 @@ def names(draw: st.DrawFn) -> str:
     return text if text.strip() else "x" + text
 
 
+@functools.cache
 def actors() -> st.SearchStrategy[Actor]:
     """People and system actors with hostile names (ids drawn from a small pool to repeat)."""
     return st.builds(
@@ -114,6 +116,7 @@ def actors() -> st.SearchStrategy[Actor]:
     )
 
 
+@functools.cache
 def targets() -> st.SearchStrategy[Target | None]:
     """No target, or a target with or without a hostile label."""
     return st.none() | st.builds(
@@ -133,6 +136,7 @@ _json_leaf = st.one_of(
 )
 
 
+@functools.cache
 def json_values() -> st.SearchStrategy[Any]:
     """JSON values (no NUL): big ints, floats, bools, nested lists and objects."""
     return st.recursive(
@@ -145,6 +149,7 @@ def json_values() -> st.SearchStrategy[Any]:
     )
 
 
+@functools.cache
 def metadata() -> st.SearchStrategy[dict[str, Any]]:
     """Metadata mappings, sometimes with the ``count``/``ids`` keys descriptions read."""
     return st.dictionaries(st.text(_chars, max_size=8), json_values(), max_size=4) | st.builds(
@@ -152,6 +157,7 @@ def metadata() -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+@functools.cache
 def changes() -> st.SearchStrategy[dict[str, tuple[Any, Any]] | None]:
     """No changes, or a few ``field: (old, new)`` pairs."""
     return st.none() | st.dictionaries(
@@ -184,6 +190,7 @@ ZONES: tuple[tzinfo, ...] = (
 )
 
 
+@functools.cache
 def instants() -> st.SearchStrategy[datetime]:
     """Aware instants: mostly from ``INSTANTS`` (many ties), some anywhere in 1970..2099."""
     anywhere = st.datetimes(
@@ -199,6 +206,19 @@ def instants() -> st.SearchStrategy[datetime]:
     return st.one_of(st.sampled_from(INSTANTS), st.sampled_from(INSTANTS), near, anywhere)
 
 
+@functools.cache
+def _optional() -> dict[str, st.SearchStrategy[Any]]:
+    return {
+        "target": targets(),
+        "changes": changes(),
+        "metadata": metadata(),
+        "description": names(),
+        "source": st.sampled_from(Source),
+        "api_key": st.builds(ApiKeyRef, id=st.sampled_from(("k1", "k2")), name=names()),
+        "idempotency_key": st.sampled_from(("op-1", "op-2", "op-3")),
+    }
+
+
 @st.composite
 def record_args(draw: st.DrawFn, orgs: Sequence[str] = ORGS) -> dict[str, Any]:
     """The keyword arguments of one ``record()`` call, ``action`` included."""
@@ -208,16 +228,7 @@ def record_args(draw: st.DrawFn, orgs: Sequence[str] = ORGS) -> dict[str, Any]:
         "actor": draw(actors()),
         "occurred_at": draw(instants()),
     }
-    optional: dict[str, st.SearchStrategy[Any]] = {
-        "target": targets(),
-        "changes": changes(),
-        "metadata": metadata(),
-        "description": names(),
-        "source": st.sampled_from(Source),
-        "api_key": st.builds(ApiKeyRef, id=st.sampled_from(("k1", "k2")), name=names()),
-        "idempotency_key": st.sampled_from(("op-1", "op-2", "op-3")),
-    }
-    for field, strategy in optional.items():
+    for field, strategy in _optional().items():
         if draw(st.booleans()):
             args[field] = draw(strategy)
     return args
