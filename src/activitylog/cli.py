@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import difflib
-import io
 import json
 import os
 import shlex
@@ -507,54 +506,55 @@ def _write_export(query: Query, fmt: str, stream: TextIO, progress: Progress) ->
 
 
 class _OutputStream:
-    """A UTF-8 text stream to ``path`` (written atomically) or to stdout."""
+    """A UTF-8 text stream to ``path`` (written to a temporary file, then renamed) or stdout."""
 
     def __init__(self, path: str | None, out: Output, *, bom: bool) -> None:
         self.path = path
         self.out = out
-        self.encoding = "utf-8-sig" if bom else "utf-8"
+        self.bom = bom
         self._tmp: Path | None = None
         self._stream: TextIO | None = None
-        self._wrapped = False
 
     def __enter__(self) -> TextIO:
         if self.path is None:
-            self.out.stream.flush()
-            buffer = getattr(self.out.stream, "buffer", None)
-            if buffer is None:
-                if self.encoding == "utf-8-sig":
-                    self.out.stream.write("\ufeff")
-                self._stream = self.out.stream
-            else:
-                self._stream = io.TextIOWrapper(buffer, encoding=self.encoding, newline="")
-                self._wrapped = True
-            return self._stream
+            stream = self.out.stream
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                # Exports are UTF-8 whatever the locale, with CSV's own line endings kept.
+                reconfigure(encoding="utf-8", newline="")
+            if self.bom:
+                stream.write("\ufeff")
+            self._stream = stream
+            return stream
         target = Path(self.path)
         if target.is_dir():
             raise CliError(f"--output {self.path} is a directory")
         try:
-            fd, name = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.")
+            fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         except OSError as exc:
             raise CliError(f"cannot write {self.path}: {exc.strerror}") from None
         self._tmp = Path(name)
-        self._stream = open(fd, "w", encoding=self.encoding, newline="")
+        encoding = "utf-8-sig" if self.bom else "utf-8"
+        self._stream = open(fd, "w", encoding=encoding, newline="")
         return self._stream
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         assert self._stream is not None
-        if self._wrapped:
-            self._stream.flush()
-            self._stream.detach()  # type: ignore[attr-defined]
-            return
         if self._tmp is None:
             self._stream.flush()
             return
         self._stream.close()
         if exc_type is None:
-            os.chmod(self._tmp, 0o644)
-            os.replace(self._tmp, self.path or "")
+            os.chmod(self._tmp, 0o666 & ~_umask())  # what open() would have given it
+            os.replace(self._tmp, Path(self.path or ""))
         else:
             self._tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 class _CountingStore:
@@ -623,7 +623,7 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
         out.print("The database has no entries; nothing to verify.")
         return 0
     rows = [
-        [(r.org_id, None), (f"{r.checked:,}", None), _report_cell(r, key is not None)]
+        [(r.org_id, None), (f"{r.checked:,}", None), _report_cell(r)]
         for r in reports
     ]
     out.lines(table(("ORGANIZATION", "VERIFIED", "STATUS"), rows, out.style,
@@ -650,17 +650,11 @@ def _report_data(report: VerifyReport) -> dict[str, Any]:
     }
 
 
-def _report_cell(report: VerifyReport, keyed: bool) -> tuple[str, str | None]:
+def _report_cell(report: VerifyReport) -> tuple[str, str | None]:
     if report.ok:
         return ("ok", "green")
-    assert report.problem is not None
-    text = f"{report.problem.value.upper()} at entry #{report.seq}: {report.detail}"
-    if report.problem is integrity.Problem.BAD_HASH and report.seq == 1:
-        text += (
-            " (was it written with a different integrity key?"
-            + ("" if keyed else " pass --key-env") + ")"
-        )
-    return (text, "red")
+    problem = report.problem.value.upper() if report.problem else "FAILED"
+    return (f"{problem} at entry #{report.seq}: {report.detail}", "red")
 
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -767,25 +761,30 @@ def cmd_demo(args: argparse.Namespace, out: Output) -> int:
                 f"`{PROG} list --db {shlex.quote(args.db)} --org {demo.MAIN_ORG.id}`"
             )
         _remove_demo_database(args.db, demo.demo_org_ids())
+    if "://" not in args.db and not path.parent.is_dir():
+        raise CliError(f"cannot create {args.db}: the folder {path.parent} does not exist")
     started = time.monotonic()
     progress = Progress("Simulating day", demo.DAYS, stream=out.err)
+    log = ActivityLog.open(database_url(args.db))
     try:
-        with ActivityLog.open(database_url(args.db)) as log:
-            try:
-                count = demo.populate(log, seed=args.seed,
-                                      progress=lambda day, days: progress.update(day, days))
-            finally:
-                progress.close()
-            elapsed = time.monotonic() - started
-            out.print(f"Created {args.db}: {count:,} entries in {len(demo.ORGS)} organizations "
-                      f"over the last {demo.DAYS} days (seed {args.seed}, {elapsed:.1f} s).")
-            out.print()
-            _show_demo(log, args, out)
-    except BaseException:
-        # Whatever went wrong, leave no half-built demo database behind.
-        if "://" not in args.db:
-            _remove_files(path)
-        raise
+        try:
+            count = demo.populate(log, seed=args.seed,
+                                  progress=lambda day, days: progress.update(day, days))
+        except BaseException:
+            # Leave no half-built demo database behind (nothing was written: one batch).
+            log.close()
+            if "://" not in args.db:
+                _remove_files(path)
+            raise
+        finally:
+            progress.close()
+        elapsed = time.monotonic() - started
+        out.print(f"Created {args.db}: {count:,} entries in {len(demo.ORGS)} organizations "
+                  f"over the last {demo.DAYS} days (seed {args.seed}, {elapsed:.1f} s).")
+        out.print()
+        _show_demo(log, args, out)
+    finally:
+        log.close()
     return 0
 
 

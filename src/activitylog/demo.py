@@ -791,10 +791,47 @@ class _Simulation:
             gone = self.now - timedelta(days=org.deleted_days_ago, hours=rng.uniform(2, 6))
             self.at(gone, lambda: self._delete_org(state))
         if org is MAIN_ORG:
+            self._story(state)
             # Somebody is always at work: a few entries in the last hours.
             for minutes in (3, 41, 95, 130, 170):
                 self.at(self.now - timedelta(minutes=minutes, seconds=rng.uniform(0, 50)),
                         lambda: self._random_action(state))
+
+    def _story(self, state: _OrgState) -> None:
+        """The main organization's milestones, on fixed days, around the random activity."""
+        owner, admin = state.org.people[0], state.org.people[1]
+
+        def day(n: int, hour: float) -> datetime:
+            return self.start + timedelta(days=n, hours=hour, seconds=self.rng.uniform(0, 600))
+
+        def create_key(person: Person, name: str) -> None:
+            with self.as_(state, person):
+                record = state.crm.api_keys.create(name, owner=person.name)
+            state.keys.append(_Key(record, person))
+
+        def rotate_key() -> None:
+            old = next((k for k in state.keys if k.record.name == "Zapier integration"), None)
+            with self.as_(state, admin):
+                if old is not None:
+                    state.crm.api_keys.revoke(old.record.id)
+                    state.keys.remove(old)
+            create_key(admin, "Zapier integration (rotated)")
+
+        def billing(step: Callable[[], object]) -> Callable[[], None]:
+            def run() -> None:
+                with self.as_(state, owner):
+                    step()
+            return run
+
+        subscription = state.crm.subscription
+        self.at(day(2, 10), lambda: create_key(admin, "Zapier integration"))
+        self.at(day(6, 15), lambda: create_key(owner, "Website form"))
+        self.at(day(38, 17), billing(subscription.cancel))
+        self.at(day(41, 9), billing(subscription.reactivate))
+        self.at(day(52, 11), billing(lambda: subscription.change_plan("Business")))
+        self.at(day(63, 14), rotate_key)
+        state.used.update({"api_key.created", "api_key.revoked", "subscription.canceled",
+                           "subscription.reactivated"})
 
     # -- acting ----------------------------------------------------------------------------
 
@@ -850,7 +887,8 @@ class _Simulation:
         for _ in range(10):
             op = rng.choices(candidates, weights)[0]
             if op.fn(self, state, person):
-                state.used.update(op.actions)
+                if len(op.actions) == 1:  # operations with a choice note what they did
+                    state.used.update(op.actions)
                 return
 
     # -- helpers for operations ------------------------------------------------------------
@@ -1178,9 +1216,10 @@ def _schedule_processing(sim: _Simulation, st: _OrgState, file_id: str) -> None:
         with sim.log.context(org_id=st.org.id, actor=PIPELINE, source="system"):
             if sim.rng.random() < 0.12:
                 st.crm.files.embedding_failed(file_id, sim.rng.choice(_ERRORS))
+                st.used.add("file.embedding_failed")
             else:
                 st.crm.files.embedding_completed(file_id, chunks=sim.rng.randint(3, 180))
-        st.used.update({"file.embedding_completed", "file.embedding_failed"})
+                st.used.add("file.embedding_completed")
 
     sim.at(sim.clock.now + timedelta(seconds=sim.rng.uniform(20, 900)), process)
 
@@ -1297,8 +1336,11 @@ def _note_bulk_delete(sim: _Simulation, st: _OrgState, who: Person) -> bool:
 
 @_op(["note.reprocessed"], 0.6)
 def _note_reprocess(sim: _Simulation, st: _OrgState, who: Person) -> bool:
-    failed = [n for n in st.crm.notes.all() if n.fields.get("embedding") == "failed"]
+    notes = st.crm.notes.all()
+    failed = [n for n in notes if n.fields.get("embedding") == "failed"]
     if not failed:
+        if notes:  # note embeddings fail silently; someone will notice later
+            sim.rng.choice(notes).fields["embedding"] = "failed"
         return False
     with sim.channel(st, who, api=False):
         st.crm.notes.reprocess(sim.rng.choice(failed).id)
@@ -1329,7 +1371,7 @@ def _tag_create(sim: _Simulation, st: _OrgState, who: Person) -> bool:
 @_op(["note_tag.deleted"], 0.25)
 def _tag_delete(sim: _Simulation, st: _OrgState, who: Person) -> bool:
     tags = st.crm.data.of_type("note_tag")
-    if len(tags) < 3:
+    if not tags:
         return False
     with sim.channel(st, who, api=False):
         st.crm.notes.delete_tag(sim.rng.choice(tags).id)
@@ -1426,10 +1468,12 @@ def _meeting_decide(sim: _Simulation, st: _OrgState, who: Person) -> bool:
         return False
     meeting = sim.rng.choice(pending)
     with sim.channel(st, who, api=False):
-        if sim.rng.random() < 0.75:
+        if sim.rng.random() < (0.75 if "meeting.rejected" in st.used else 0.4):
             st.crm.meetings.approve(meeting.id)
+            st.used.add("meeting.approved")
         else:
             st.crm.meetings.reject(meeting.id)
+            st.used.add("meeting.rejected")
     return True
 
 
@@ -1493,6 +1537,9 @@ def _member_invite(sim: _Simulation, st: _OrgState, who: Person) -> bool:
 def _invitation_cancel(sim: _Simulation, st: _OrgState, who: Person) -> bool:
     invitations = st.crm.members.invitations()
     if not invitations:
+        # An invitation sent to a wrong address, to be cancelled another day.
+        with sim.as_(st, who):
+            st.crm.members.invite(f"{sim.person_name().split()[0].lower()}@typo.example")
         return False
     with sim.as_(st, who):
         st.crm.members.cancel_invitation(sim.rng.choice(invitations).id)
@@ -1508,6 +1555,8 @@ def _removable(st: _OrgState) -> list[Record]:
 def _member_remove(sim: _Simulation, st: _OrgState, who: Person) -> bool:
     members = _removable(st)
     if not members:
+        # Somebody new joins for a while first.
+        _member_invite(sim, st, who)
         return False
     member = sim.rng.choice(members)
     with sim.as_(st, who):
@@ -1556,7 +1605,7 @@ def _key_create(sim: _Simulation, st: _OrgState, who: Person) -> bool:
 
 @_op(["api_key.revoked"], 0.08, admin_only=True)
 def _key_revoke(sim: _Simulation, st: _OrgState, who: Person) -> bool:
-    if len(st.keys) < 2:
+    if not st.keys:
         return False
     key = sim.rng.choice(st.keys)
     with sim.as_(st, who):
@@ -1586,8 +1635,10 @@ def _subscription_toggle(sim: _Simulation, st: _OrgState, who: Person) -> bool:
     with sim.as_(st, who):
         if st.crm.subscription.canceled:
             st.crm.subscription.reactivate()
+            st.used.add("subscription.reactivated")
         else:
             st.crm.subscription.cancel()
+            st.used.add("subscription.canceled")
     return True
 
 

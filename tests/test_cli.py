@@ -1,0 +1,887 @@
+"""The ``activitylog`` command line, driven through ``main(argv)`` and as a real process."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from activitylog import ActivityLog, Actor, ApiKeyRef, Role, Target, Viewer, cli, demo
+from activitylog.query import Query
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+ORG = demo.MAIN_ORG.id
+OWNER = Viewer("u", ORG, Role.OWNER)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run ``main(argv)`` in-process; return the exit code, stdout and stderr."""
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_process(*argv: str, env: dict[str, str] | None = None,
+                cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m activitylog`` with stdout and stderr piped."""
+    return subprocess.run(
+        [sys.executable, "-m", "activitylog", *argv],
+        capture_output=True, text=True, encoding="utf-8", env=_env(env), cwd=cwd, timeout=120,
+        check=False,
+    )
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update(extra or {})
+    return env
+
+
+def run_in_terminal(*argv: str, env: dict[str, str] | None = None,
+                    stdout_tty: bool = True) -> tuple[int, str, str]:
+    """Run the command with stderr (and stdout unless told otherwise) on a pseudo-terminal.
+
+    Returns the exit code, what the terminal showed, and what went to the pipe (if any).
+    """
+    import pty  # POSIX only, like the terminals this checks
+
+    master, slave = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "activitylog", *argv],
+        stdout=slave if stdout_tty else subprocess.PIPE, stderr=slave, env=_env(env),
+    ) as proc:
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the terminal closed with the process
+                break
+            if not data:
+                break
+            chunks.append(data)
+        piped = proc.stdout.read().decode("utf-8") if proc.stdout is not None else ""
+        code = proc.wait(timeout=120)
+    os.close(master)
+    return code, b"".join(chunks).decode("utf-8", "replace"), piped
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A demo database built once by ``activitylog demo`` (tests must not change it)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    assert cli.main(["demo", "--db", str(path), "--seed", "7"]) == 0
+    return str(path)
+
+
+@pytest.fixture
+def demo_log(demo_db: str) -> Iterator[ActivityLog]:
+    """The demo database opened through the library, to compare the command line with."""
+    log = ActivityLog.open(f"sqlite:///{demo_db}")
+    yield log
+    log.close()
+
+
+def list_json(capsys: pytest.CaptureFixture[str], db: str, *argv: str) -> dict[str, object]:
+    """The parsed output of ``list --format json``."""
+    code, out, err = run(capsys, "list", "--db", db, "--org", ORG, "--format", "json", *argv)
+    assert code == 0, err
+    data: dict[str, object] = json.loads(out)
+    return data
+
+
+def ids_of(data: dict[str, object]) -> list[str]:
+    """The entry ids of a ``list --format json`` result."""
+    entries = data["entries"]
+    assert isinstance(entries, list)
+    return [e["id"] for e in entries]
+
+
+class TestDemo:
+    def test_demo_shows_what_an_owner_of_the_main_org_sees(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """The demo prints the first page, the categories, the date buckets and what to try."""
+        db = tmp_path / "d.db"
+        code, out, err = run(capsys, "demo", "--db", str(db))
+        assert code == 0, err
+        assert out.startswith(f"Created {db}: ")
+        assert "Activity Log of Acme Corp (acme), as its Owner Olivia Bennett sees it" in out
+        assert re.search(r"^ACTION +USER +DESCRIPTION +DATE$", out, re.MULTILINE)
+        assert re.search(r"(minutes?|hours?) ago$", out, re.MULTILINE)
+        for category in ("Leads", "Clients", "Tasks", "Timesheets", "Files", "Notes", "Events",
+                         "Meetings", "Members", "Organization", "API Keys", "Subscription"):
+            assert re.search(rf"^  {category} +[\d,]+$", out, re.MULTILINE), category
+        for bucket in ("Today", "This week", "This month", "Older"):
+            assert re.search(rf"^  {bucket} +[\d,]+$", out, re.MULTILINE), bucket
+        assert f"activitylog verify --db {db}" in out
+        assert not ANSI.search(out)
+        assert err == ""
+
+    def test_demo_counts_match_the_database(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """The numbers the demo prints are the database's own counts."""
+        db = tmp_path / "d.db"
+        code, out, _ = run(capsys, "demo", "--db", str(db), "--seed", "3")
+        assert code == 0
+        with ActivityLog.open(f"sqlite:///{db}") as log:
+            total = sum(len(list(log.store.chain(org))) for org in log.store.org_ids())
+            cats = log.categories(ORG, viewer=OWNER)
+            older = log.query(ORG, viewer=OWNER).date("older").count()
+        assert f": {total:,} entries in 3 organizations" in out
+        for name, count in cats:
+            assert re.search(rf"^  {name} +{count:,}$", out, re.MULTILINE)
+        assert re.search(rf"^  Older +{older:,}$", out, re.MULTILINE)
+
+    def test_existing_file_is_refused_without_fresh(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """demo never overwrites a file unless told to, and says how."""
+        db = tmp_path / "d.db"
+        db.write_text("precious")
+        code, _out, err = run(capsys, "demo", "--db", str(db))
+        assert code == 2
+        assert "already exists; pass --fresh" in err
+        assert db.read_text() == "precious"
+
+    def test_fresh_replaces_a_demo_database(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """--fresh rebuilds an earlier demo database from scratch."""
+        db = tmp_path / "d.db"
+        assert run(capsys, "demo", "--db", str(db), "--seed", "1")[0] == 0
+        with ActivityLog.open(f"sqlite:///{db}") as log:
+            before = [e.id for e in log.store.chain(ORG)]
+        assert run(capsys, "demo", "--db", str(db), "--seed", "2", "--fresh")[0] == 0
+        with ActivityLog.open(f"sqlite:///{db}") as log:
+            after = [e.id for e in log.store.chain(ORG)]
+            assert log.verify(ORG).ok
+        assert set(before).isdisjoint(after)
+
+    def test_fresh_never_replaces_a_database_with_other_organizations(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """A real activitylog database is not a demo one: --fresh refuses to delete it."""
+        db = tmp_path / "real.db"
+        with ActivityLog.open(f"sqlite:///{db}") as log:
+            log.record("lead.created", org_id="customer-1", actor=Actor("u1", "Ada"))
+        code, _, err = run(capsys, "demo", "--db", str(db), "--fresh")
+        assert code == 2
+        assert "customer-1" in err and "refusing to replace it" in err
+        with ActivityLog.open(f"sqlite:///{db}") as log:
+            assert log.store.org_ids() == ["customer-1"]
+
+    def test_fresh_never_replaces_a_foreign_file(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """--fresh on a file that is not a database leaves it alone."""
+        db = tmp_path / "notes.txt"
+        db.write_text("not a database")
+        code, _, err = run(capsys, "demo", "--db", str(db), "--fresh")
+        assert code == 2
+        assert "not an activitylog database" in err
+        assert db.read_text() == "not a database"
+
+    def test_missing_folder_is_a_clear_error(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """demo into a folder that does not exist fails with one line."""
+        code, _, err = run(capsys, "demo", "--db", str(tmp_path / "nope" / "d.db"))
+        assert code == 2
+        assert "does not exist" in err
+
+
+class TestDemoData:
+    NOW = datetime(2024, 5, 15, 14, 30, tzinfo=timezone.utc)
+
+    @staticmethod
+    def content(log: ActivityLog) -> list[tuple[object, ...]]:
+        """Everything about the entries except ids and hashes (which carry randomness)."""
+        return [
+            (e.org_id, e.seq, e.action, e.actor, e.description, e.occurred_at, e.source,
+             e.api_key, e.target, e.changes, dict(e.metadata))
+            for org in log.store.org_ids() for e in log.store.chain(org)
+        ]
+
+    def test_same_seed_same_activity(self) -> None:
+        """populate() is deterministic given the seed and the end time."""
+        first, second, other = ActivityLog(), ActivityLog(), ActivityLog()
+        demo.populate(first, seed=11, now=self.NOW)
+        demo.populate(second, seed=11, now=self.NOW)
+        demo.populate(other, seed=12, now=self.NOW)
+        assert self.content(first) == self.content(second)
+        assert self.content(first) != self.content(other)
+
+    @pytest.mark.parametrize("seed", [7, 8])
+    def test_every_action_and_source_is_exercised(self, seed: int) -> None:
+        """The demo touches every catalogue action, every category and every source."""
+        log = ActivityLog()
+        demo.populate(log, seed=seed, now=self.NOW)
+        main = list(log.store.chain(ORG))
+        everything = [e for org in log.store.org_ids() for e in log.store.chain(org)]
+        assert {a.key for a in log.registry} - {e.action for e in main} == {
+            "organization.deleted"
+        }
+        assert "organization.deleted" in {e.action for e in everything}
+        assert {e.category for e in main} == set(log.registry.categories)
+        assert {e.source.value for e in main} == {"dashboard", "api", "system"}
+        assert {e.actor.name for e in main if e.source.value == "system"} == {"AI pipeline"}
+        assert all(e.api_key is not None for e in main if e.source.value == "api")
+        assert log.store.org_ids() == demo.demo_org_ids()
+
+    def test_activity_spans_ninety_days_ending_now(self) -> None:
+        """Entries run from about 90 days ago up to the last hours, in chain order."""
+        log = ActivityLog()
+        demo.populate(log, seed=7, now=self.NOW)
+        main = list(log.store.chain(ORG))
+        times = [e.occurred_at for e in main]
+        assert times == sorted(times)
+        assert self.NOW - timedelta(days=90) <= times[0] < self.NOW - timedelta(days=89)
+        assert self.NOW - timedelta(hours=1) < times[-1] <= self.NOW
+        weekdays = {t.date() for t in times}
+        assert len(weekdays) > 60
+
+    def test_roles_decide_who_does_admin_work(self) -> None:
+        """Members, invitations, API keys and billing are handled by Owners and Admins only."""
+        log = ActivityLog()
+        demo.populate(log, seed=7, now=self.NOW)
+        admins = {p.id for _, p in demo.iter_people() if p.role in (Role.OWNER, Role.ADMIN)}
+        admin_work = {"Organization", "API Keys", "Subscription"}
+        for org in log.store.org_ids():
+            for e in log.store.chain(org):
+                if e.category in admin_work or e.action in ("member.invited", "member.removed"):
+                    assert e.actor.id in admins, e
+
+    def test_populate_restores_the_clock(self) -> None:
+        """The log's own clock is back in place after the simulation."""
+        log = ActivityLog()
+        clock = log.clock
+        demo.populate(log, seed=7, now=self.NOW)
+        assert log.clock is clock
+
+
+class TestList:
+    def test_table_page_with_cursor(self, capsys: pytest.CaptureFixture[str], demo_db: str) -> None:
+        """The table shows labels, users, descriptions and relative dates, then the next cursor."""
+        code, out, err = run(capsys, "list", "--db", demo_db, "--org", ORG, "--limit", "5")
+        assert code == 0, err
+        lines = out.splitlines()
+        assert re.match(r"ACTION +USER +DESCRIPTION +DATE", lines[0])
+        assert len([line for line in lines[1:6] if line.strip()]) == 5
+        assert re.search(r"5 shown, [\d,]+ matching\.", out)
+        assert re.search(r"^Next page: add --after \S+$", out, re.MULTILINE)
+        assert not ANSI.search(out)
+
+    def test_json_pages_walk_the_whole_log(
+        self, capsys: pytest.CaptureFixture[str], demo_db: str, demo_log: ActivityLog
+    ) -> None:
+        """Following next_cursor visits every entry once, newest first, as the library does."""
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            extra = ["--after", cursor] if cursor else []
+            data = list_json(capsys, demo_db, "--limit", "400", *extra)
+            seen += ids_of(data)
+            cursor = data["next_cursor"]  # type: ignore[assignment]
+            if cursor is None:
+                break
+        expected = [e.id for e in demo_log.query(ORG, viewer=OWNER)]
+        assert seen == expected
+        assert seen == sorted(seen, reverse=True)
+        assert data["total"] == len(expected)
+
+    def test_json_entries_carry_every_field(
+        self, capsys: pytest.CaptureFixture[str], demo_db: str
+    ) -> None:
+        """Each JSON entry holds the stored fields plus its color and relative time."""
+        data = list_json(capsys, demo_db, "--limit", "3")
+        entry = data["entries"][0]  # type: ignore[index]
+        assert set(entry) >= {"id", "org_id", "action", "label", "category", "kind", "actor",
+                              "description", "occurred_at", "source", "api_key", "target",
+                              "changes", "metadata", "seq", "prev_hash", "hash", "color",
+                              "relative_time"}
+        assert entry["color"] in ("green", "gray", "red")
+        assert entry["org_id"] == ORG
+
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ["--category", "leads"],
+            ["--category", "api-keys", "--category", "MEMBERS"],
+            ["--search", "deleted"],
+            ["--search", "olivia CREATED"],
+            ["--date", "this-week", "--tz", "UTC"],
+            ["--date", "today", "--tz", "America/New_York", "--week-start", "sunday"],
+            ["--date", "older", "--sort", "action"],
+            ["--sort", "action", "--desc"],
+            ["--sort", "date", "--asc", "--category", "files"],
+        ],
+    )
+    def test_filters_match_the_library(
+        self, capsys: pytest.CaptureFixture[str], demo_db: str, demo_log: ActivityLog,
+        argv: list[str],
+    ) -> None:
+        """Every filter and sort gives exactly what the query builder gives."""
+        data = list_json(capsys, demo_db, "--limit", "1000", *argv)
+        args = cli.build_parser().parse_args(
+            ["list", "--db", demo_db, "--org", ORG, *argv]
+        )
+        query = cli.build_query(demo_log, args)
+        assert ids_of(data) == [e.id for e in query.page(1000)]
+        assert data["total"] == query.count()
+        assert len(ids_of(data)) > 0
+
+    def test_category_filter_keeps_that_category(
+        self, capsys: pytest.CaptureFixture[str], demo_db: str
+    ) -> None:
+        """--category is case-insensitive and keeps only entries of the named categories."""
+        data = list_json(capsys, demo_db, "--category", "api keys", "--limit", "1000")
+        assert {e["category"] for e in data["entries"]} == {"API Keys"}  # type: ignore[union-attr]
+
+    def test_search_matches_every_word(
+        self, capsys: pytest.CaptureFixture[str], demo_db: str
+    ) -> None:
+        """--search keeps entries whose label, description or user contain every word."""
+        data = list_json(capsys, demo_db, "--search", "Marcus deleted", "--limit", "1000")
+        entries = data["entries"]
+        assert entries
+        for e in entries:  # type: ignore[union-attr]
+            text = f"{e['label']}\n{e['description']}\n{e['actor']['name']}".casefold()
+            assert "marcus" in text and "deleted" in text
+
+    def test_since_until_bound_the_dates(
+        self, capsys: pytest.CaptureFixture[str], demo_db: str, demo_log: ActivityLog
+    ) -> None:
+        """--since is inclusive, --until exclusive; a date without offset is read in --tz."""
+        data = list_json(capsys, demo_db, "--since", "2000-01-01", "--until",
+                         "2100-01-01T00:00:00+00:00", "--limit", "5", "--tz", "Asia/Tokyo")
+        assert data["total"] == demo_log.query(ORG, viewer=OWNER).count()
+        newest = demo_log.query(ORG, viewer=OWNER).page(1).entries[0]
+        moment = newest.occurred_at.isoformat()
+        data = list_json(capsys, demo_db, "--since", moment, "--limit", "5")
+        assert ids_of(data) == [newest.id]
+        data = list_json(capsys, demo_db, "--until", moment, "--limit", "1")
+        assert newest.id not in ids_of(data)
+
+    def test_empty_result(self, capsys: pytest.CaptureFixture[str], demo_db: str) -> None:
+        """A search that matches nothing says so."""
+        code, out, _ = run(capsys, "list", "--db", demo_db, "--org", ORG,
+                           "--search", "zzqqxx-no-such-thing")
+        assert code == 0
+        assert out.strip() == "No entries match."
+
+
+class TestCategories:
+    def test_table(self, capsys: pytest.CaptureFixture[str], demo_db: str,
+                   demo_log: ActivityLog) -> None:
+        """The table lists each category with entries, its count and what it tracks."""
+        code, out, _ = run(capsys, "categories", "--db", demo_db, "--org", ORG)
+        assert code == 0
+        assert re.match(r"CATEGORY +ENTRIES +WHAT IT TRACKS", out)
+        for name, count in demo_log.categories(ORG, viewer=OWNER):
+            assert re.search(rf"^{name} +{count:,}  \S", out, re.MULTILINE)
+
+    def test_json(self, capsys: pytest.CaptureFixture[str], demo_db: str,
+                  demo_log: ActivityLog) -> None:
+        """The JSON form is the library's categories with their descriptions."""
+        code, out, _ = run(capsys, "categories", "--db", demo_db, "--org", "globex",
+                           "--format", "json")
+        assert code == 0
+        data = json.loads(out)
+        viewer = Viewer("u", "globex", Role.OWNER)
+        assert [(d["category"], d["count"]) for d in data] == demo_log.categories(
+            "globex", viewer=viewer
+        )
+        assert all(d["description"] for d in data)
+
+
+def _small_db(path: Path, **options: object) -> Path:
+    """A database holding a few hand-made entries, some with spreadsheet-hostile text."""
+    with ActivityLog.open(f"sqlite:///{path}", **options) as log:  # type: ignore[arg-type]
+        with log.context(org_id="shop", actor=Actor("u1", "=HYPERLINK(\"http://x\")")):
+            log.record("lead.created", target=Target("lead", "1", "+1 555 0100"))
+            log.record("lead.deleted", target=Target("lead", "2", "-SUM(A1)"),
+                       description="@evil deleted a lead")
+        with log.context(org_id="shop", actor=Actor("u2", "Zoë Ünal 日本"),
+                         api_key=ApiKeyRef("k1", "Zapier, \"quoted\"")):
+            log.record("task.status_changed", target=Target("task", "7", "Line\nbreak"),
+                       changes={"status": ("Pending", "Done")}, metadata={"n": [1, 2]})
+    return path
+
+
+class TestExport:
+    def test_csv_reads_back(self, capsys: pytest.CaptureFixture[str], demo_db: str,
+                            demo_log: ActivityLog, tmp_path: Path) -> None:
+        """The CSV has a BOM, the documented header, and one row per entry, oldest first."""
+        out_file = tmp_path / "acme.csv"
+        code, out, err = run(capsys, "export", "--db", demo_db, "--org", ORG, "--format", "csv",
+                             "--output", str(out_file))
+        assert code == 0, err
+        assert out == ""
+        raw = out_file.read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf")
+        with out_file.open(encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.reader(fh))
+        assert tuple(rows[0]) == cli.CSV_COLUMNS
+        expected = list(demo_log.query(ORG, viewer=OWNER).sort("date", descending=False))
+        assert [r[0] for r in rows[1:]] == [e.id for e in expected]
+        assert f"Exported {len(expected):,} entries" in err
+        by_column = dict(zip(cli.CSV_COLUMNS, rows[-1], strict=True))
+        last = expected[-1]
+        assert by_column["description"] == last.description
+        assert by_column["actor_name"] == last.actor.name
+        assert by_column["seq"] == str(last.seq)
+        assert by_column["hash"] == last.hash
+
+    def test_csv_cells_cannot_become_formulas(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """Cells starting with = + - @ get a leading quote; quotes, commas and newlines survive."""
+        db = _small_db(tmp_path / "shop.db")
+        code, out, _ = run(capsys, "export", "--db", str(db), "--org", "shop", "--format", "csv")
+        assert code == 0
+        assert out.startswith("\ufeff")
+        rows = [dict(zip(cli.CSV_COLUMNS, r, strict=True))
+                for r in list(csv.reader(io.StringIO(out[1:], newline="")))[1:]]
+        assert rows[0]["actor_name"] == "'=HYPERLINK(\"http://x\")"
+        assert rows[0]["target_label"] == "'+1 555 0100"
+        assert rows[1]["target_label"] == "'-SUM(A1)"
+        assert rows[1]["description"] == "'@evil deleted a lead"
+        assert rows[2]["actor_name"] == "Zoë Ünal 日本"
+        assert rows[2]["api_key_name"] == "Zapier, \"quoted\""
+        assert rows[2]["target_label"] == "Line\nbreak"
+        assert json.loads(rows[2]["changes"]) == {"status": ["Pending", "Done"]}
+        assert json.loads(rows[2]["metadata"]) == {"n": [1, 2]}
+        for row in rows:
+            for value in row.values():
+                assert not value.startswith(("=", "+", "-", "@"))
+
+    def test_jsonl_holds_every_stored_field(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """Each JSON line is the whole entry: rehashing it reproduces its chain hash."""
+        db = _small_db(tmp_path / "shop.db")
+        code, out, _ = run(capsys, "export", "--db", str(db), "--org", "shop",
+                           "--format", "jsonl")
+        assert code == 0
+        lines = [json.loads(line) for line in out.splitlines()]
+        assert [line["seq"] for line in lines] == [1, 2, 3]
+        prev = "0" * 64
+        for line in lines:
+            assert line["prev_hash"] == prev
+            body = {k: v for k, v in line.items() if k not in ("seq", "prev_hash", "hash")}
+            body["v"] = 1
+            canonical = json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                   ensure_ascii=False).encode("utf-8")
+            digest = hashlib.sha256(prev.encode("ascii") + b"\n" + canonical).hexdigest()
+            assert digest == line["hash"]
+            prev = line["hash"]
+        assert lines[2]["api_key"] == {"id": "k1", "name": "Zapier, \"quoted\""}
+        assert lines[2]["changes"] == {"status": ["Pending", "Done"]}
+
+    def test_filters_apply_to_exports(
+        self, capsys: pytest.CaptureFixture[str], demo_db: str, demo_log: ActivityLog
+    ) -> None:
+        """Export takes the list filters; --desc flips it to newest first."""
+        code, out, _ = run(capsys, "export", "--db", demo_db, "--org", ORG, "--format", "jsonl",
+                           "--category", "Members", "--search", "invited", "--desc")
+        assert code == 0
+        ids = [json.loads(line)["id"] for line in out.splitlines()]
+        query = demo_log.query(ORG, viewer=OWNER).category("Members").search("invited")
+        assert ids == [e.id for e in query]
+        assert ids
+
+    def test_export_streams_page_by_page(
+        self, capsys: pytest.CaptureFixture[str], demo_db: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Exports read bounded pages through cursors, never the whole log at once."""
+        sizes: list[int] = []
+        original = Query.page
+
+        def spy(self: Query, size: int = 50, after: str | None = None) -> object:
+            sizes.append(size)
+            return original(self, size, after)
+
+        monkeypatch.setattr(Query, "page", spy)
+        code, out, _ = run(capsys, "export", "--db", demo_db, "--org", ORG, "--format", "jsonl")
+        assert code == 0
+        assert len(out.splitlines()) > 1000
+        assert len(sizes) >= 2
+        assert max(sizes) <= 1000
+
+    def test_unwritable_output_is_a_clear_error(
+        self, capsys: pytest.CaptureFixture[str], demo_db: str, tmp_path: Path
+    ) -> None:
+        """An output in a missing folder fails with one line and leaves nothing behind."""
+        target = tmp_path / "missing" / "x.csv"
+        code, _, err = run(capsys, "export", "--db", demo_db, "--org", ORG, "--format", "csv",
+                           "--output", str(target))
+        assert code == 2
+        assert err.startswith("activitylog: error: cannot write")
+        assert not target.parent.exists()
+
+    def test_format_is_required(self, capsys: pytest.CaptureFixture[str], demo_db: str) -> None:
+        """export needs --format csv or jsonl."""
+        code, _, err = run(capsys, "export", "--db", demo_db, "--org", ORG)
+        assert code == 2
+        assert "--format" in err
+
+
+def _tamper(db: str, tmp_path: Path) -> str:
+    """A copy of ``db`` where one acme entry's description was rewritten behind the store."""
+    copy = tmp_path / "tampered.db"
+    shutil.copy(db, copy)
+    conn = sqlite3.connect(copy)
+    triggers = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")]
+    for name in triggers:
+        conn.execute(f'DROP TRIGGER "{name}"')
+    seq_table = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND sql LIKE '%description%'"
+    ).fetchone()[0]
+    conn.execute(f'UPDATE "{seq_table}" SET description = \'nothing to see\' WHERE seq = 17 '
+                 "AND org = (SELECT code FROM activitylog_orgs WHERE org_id = 'acme')")
+    assert conn.total_changes == 1
+    conn.commit()
+    conn.close()
+    return str(copy)
+
+
+class TestVerify:
+    def test_intact_database(self, capsys: pytest.CaptureFixture[str], demo_db: str) -> None:
+        """Every organization is reported intact and the exit code is 0."""
+        code, out, _ = run(capsys, "verify", "--db", demo_db)
+        assert code == 0
+        for org in demo.demo_org_ids():
+            assert re.search(rf"^{org} +[\d,]+  ok$", out, re.MULTILINE)
+        assert "All 3 organizations intact" in out
+
+    def test_tampered_entry_fails(self, capsys: pytest.CaptureFixture[str], demo_db: str,
+                                  tmp_path: Path) -> None:
+        """A rewritten row is found, named by organization and sequence, and exits 1."""
+        db = _tamper(demo_db, tmp_path)
+        code, out, _ = run(capsys, "verify", "--db", db)
+        assert code == 1
+        assert re.search(r"^acme +16  MODIFIED at entry #17", out, re.MULTILINE)
+        assert re.search(r"^globex +[\d,]+  ok$", out, re.MULTILINE)
+        assert "1 of 3 organizations failed verification." in out
+        code, out, _ = run(capsys, "verify", "--db", db, "--org", "globex", "--format", "json")
+        assert code == 0
+        assert [r["ok"] for r in json.loads(out)] == [True]
+
+    def test_json_report(self, capsys: pytest.CaptureFixture[str], demo_db: str,
+                         tmp_path: Path) -> None:
+        """The JSON report gives each organization's outcome."""
+        code, out, _ = run(capsys, "verify", "--db", _tamper(demo_db, tmp_path), "--org", "acme",
+                           "--format", "json")
+        assert code == 1
+        report = json.loads(out)
+        assert report == [{"org_id": "acme", "ok": False, "checked": 16, "problem": "modified",
+                           "seq": 17, "detail": report[0]["detail"]}]
+
+    def test_hmac_key_from_the_environment(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """--key-env verifies an HMAC chain; without the right key it fails."""
+        db = _small_db(tmp_path / "keyed.db", integrity_key="s3cret")
+        monkeypatch.setenv("AL_KEY", "s3cret")
+        assert run(capsys, "verify", "--db", str(db), "--key-env", "AL_KEY")[0] == 0
+        monkeypatch.setenv("AL_KEY", "wrong")
+        code, out, _ = run(capsys, "verify", "--db", str(db), "--key-env", "AL_KEY")
+        assert code == 1
+        assert "BAD HASH at entry #1" in out
+        assert run(capsys, "verify", "--db", str(db))[0] == 1
+        monkeypatch.delenv("AL_KEY")
+        code, _, err = run(capsys, "verify", "--db", str(db), "--key-env", "AL_KEY")
+        assert code == 2
+        assert "AL_KEY is not set" in err
+
+    def test_empty_database(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+        """A database with no entries has nothing to verify."""
+        db = tmp_path / "empty.db"
+        ActivityLog.open(f"sqlite:///{db}").close()
+        code, out, _ = run(capsys, "verify", "--db", str(db))
+        assert code == 0
+        assert "nothing to verify" in out
+
+
+class TestStats:
+    def test_json_counts(self, capsys: pytest.CaptureFixture[str], demo_db: str,
+                         demo_log: ActivityLog) -> None:
+        """Per-category and per-day counts cover whole weeks up to today."""
+        code, out, _ = run(capsys, "stats", "--db", demo_db, "--org", ORG, "--weeks", "3",
+                           "--tz", "UTC", "--format", "json")
+        assert code == 0
+        data = json.loads(out)
+        since = datetime.fromisoformat(data["since"]).replace(tzinfo=timezone.utc)
+        assert since.weekday() == 0
+        entries = list(demo_log.query(ORG, viewer=OWNER).between(since, None))
+        assert data["total"] == len(entries)
+        assert sum(data["days"].values()) == len(entries)
+        assert sum(data["categories"].values()) == len(entries)
+        days = list(data["days"])
+        assert 14 < len(days) <= 21
+        assert days[-1] == data["until"]
+        assert data["days"][days[0]] == sum(
+            1 for e in entries if e.occurred_at.date().isoformat() == days[0]
+        )
+
+    def test_chart(self, capsys: pytest.CaptureFixture[str], demo_db: str) -> None:
+        """The chart draws category bars and a week-by-day grid with block characters."""
+        code, out, _ = run(capsys, "stats", "--db", demo_db, "--org", ORG,
+                           "--week-start", "sunday", "--tz", "UTC")
+        assert code == 0
+        assert "By category" in out and "By day" in out
+        assert re.search(r"^  Leads +[\d,]+  █+", out, re.MULTILINE)
+        assert re.search(r"week of +Sun Mon Tue Wed Thu Fri Sat +total", out)
+        assert len(re.findall(r"^  \d{4}-\d\d-\d\d ", out, re.MULTILINE)) == 4
+        assert "Busiest day:" in out
+
+    def test_weeks_must_be_positive(self, capsys: pytest.CaptureFixture[str],
+                                    demo_db: str) -> None:
+        """--weeks 0 is a usage error."""
+        code, _, err = run(capsys, "stats", "--db", demo_db, "--org", ORG, "--weeks", "0")
+        assert code == 2
+        assert "--weeks" in err
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        ("argv", "message"),
+        [
+            (["list", "--org", "acme", "--category", "leeds"],
+             "unknown category 'leeds'; did you mean 'Leads'?"),
+            (["list", "--org", "acme", "--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
+            (["list", "--org", "acme", "--after", "not-a-cursor"], "malformed cursor"),
+            (["list", "--org", "acme", "--week-start", "someday"], "first day of the week"),
+            (["list", "--org", "acm"], ("unknown organization 'acm': it has no entries; "
+                                       "did you mean 'acme'?")),
+            (["list", "--org", "zzz"], "organizations with entries: acme, globex, initech"),
+            (["list", "--org", "acme", "--since", "yesterday"], "--since: not an ISO 8601"),
+            (["list", "--org", "acme", "--since", "2024-05-02", "--until", "2024-05-01"],
+             "empty range"),
+            (["list", "--org", "acme", "--date", "today", "--since", "2024-01-01"],
+             "use either --date or --since/--until"),
+            (["list", "--org", "acme", "--limit", "0"], "page size must be between 1 and 1000"),
+            (["categories", "--org", "nobody"], "unknown organization 'nobody'"),
+            (["export", "--org", "nobody", "--format", "csv"], "unknown organization"),
+            (["verify", "--org", "nobody"], "unknown organization"),
+            (["stats", "--org", "acme", "--tz", "Nowhere/Land"], "unknown time zone"),
+        ],
+    )
+    def test_user_mistakes_exit_2_with_one_line(
+        self, capsys: pytest.CaptureFixture[str], demo_db: str, argv: list[str], message: str
+    ) -> None:
+        """Each user mistake gives one clear line on stderr and exit code 2."""
+        code, out, err = run(capsys, argv[0], "--db", demo_db, *argv[1:])
+        assert code == 2
+        assert out == ""
+        assert err.startswith("activitylog: error: ")
+        assert message in err
+        assert err.count("\n") == 1
+
+    def test_cursor_of_another_query_is_refused(
+        self, capsys: pytest.CaptureFixture[str], demo_db: str
+    ) -> None:
+        """A cursor only continues the query that printed it."""
+        cursor = list_json(capsys, demo_db, "--limit", "2")["next_cursor"]
+        assert isinstance(cursor, str)
+        code, _, err = run(capsys, "list", "--db", demo_db, "--org", ORG, "--category", "Leads",
+                           "--after", cursor)
+        assert code == 2
+        assert "belongs to a different query" in err
+
+    @pytest.mark.parametrize("command", ["list", "categories", "export", "stats", "verify"])
+    def test_missing_database_is_never_created(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+    ) -> None:
+        """Reading commands refuse a missing file and do not create it."""
+        db = tmp_path / "missing.db"
+        argv = [command, "--db", str(db)]
+        if command != "verify":
+            argv += ["--org", ORG]
+        if command == "export":
+            argv += ["--format", "jsonl"]
+        code, _, err = run(capsys, *argv)
+        assert code == 2
+        assert f"no database at {db}" in err
+        assert list(tmp_path.iterdir()) == []
+
+    @pytest.mark.parametrize("content", [b"", b"hello, world\n", b"SQLite format 2\x00" * 8])
+    def test_foreign_file_is_refused(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path, content: bytes
+    ) -> None:
+        """A file that is not a SQLite database is refused, untouched."""
+        db = tmp_path / "other.db"
+        db.write_bytes(content)
+        code, _, err = run(capsys, "list", "--db", str(db), "--org", ORG)
+        assert code == 2
+        assert "is not an activitylog database" in err
+        assert db.read_bytes() == content
+
+    def test_another_applications_database_is_refused(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """A SQLite database of another application is refused, untouched."""
+        db = tmp_path / "app.db"
+        conn = sqlite3.connect(db)
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.commit()
+        conn.close()
+        before = db.read_bytes()
+        code, _, err = run(capsys, "verify", "--db", str(db))
+        assert code == 2
+        assert "not an activitylog database" in err
+        assert db.read_bytes() == before
+
+    def test_directory_is_refused(self, capsys: pytest.CaptureFixture[str],
+                                  tmp_path: Path) -> None:
+        """A folder given as --db is a clear error."""
+        code, _, err = run(capsys, "categories", "--db", str(tmp_path), "--org", ORG)
+        assert code == 2
+        assert "is a directory" in err
+
+    @pytest.mark.parametrize(
+        "argv",
+        [[], ["frobnicate"], ["list"], ["list", "--db", "x.db"], ["list", "--org", "acme"],
+         ["list", "--db", "x", "--org", "a", "--sort", "size"],
+         ["list", "--db", "x", "--org", "a", "--asc", "--desc"],
+         ["export", "--db", "x", "--org", "a", "--format", "xml"],
+         ["demo", "--seed", "many"]],
+    )
+    def test_bad_arguments_are_usage_errors(
+        self, capsys: pytest.CaptureFixture[str], argv: list[str]
+    ) -> None:
+        """argparse mistakes exit 2 with the usage and a hint, not a traceback."""
+        code, _out, err = run(capsys, *argv)
+        assert code == 2
+        assert "error:" in err
+        assert "see `activitylog" in err
+        assert "Traceback" not in err
+
+    def test_process_errors_have_no_traceback(self, demo_db: str, tmp_path: Path) -> None:
+        """Run as a program, user mistakes print one line and exit 2."""
+        for argv in (["list", "--db", demo_db, "--org", "acme", "--category", "nope"],
+                     ["list", "--db", str(tmp_path / "nope.db"), "--org", "acme"],
+                     ["verify", "--db", demo_db, "--key-env", "SURELY_NOT_SET_ANYWHERE"]):
+            proc = run_process(*argv)
+            assert proc.returncode == 2, proc.stderr
+            assert "Traceback" not in proc.stderr
+            assert proc.stderr.startswith("activitylog: error: ")
+            assert proc.stderr.count("\n") == 1
+
+
+class TestHelp:
+    @pytest.mark.parametrize("command", ["demo", "list", "categories", "export", "verify",
+                                         "stats"])
+    def test_every_command_has_help_with_examples(
+        self, capsys: pytest.CaptureFixture[str], command: str
+    ) -> None:
+        """Each command's --help describes it, its options, and gives examples."""
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0
+        assert out.startswith(f"usage: activitylog {command}")
+        assert "examples:" in out
+        assert f"  activitylog {command}" in out
+        assert "--color" in out
+
+    def test_top_level_help_lists_every_command(self) -> None:
+        """python -m activitylog --help names every command."""
+        proc = run_process("--help")
+        assert proc.returncode == 0
+        for command in ("demo", "list", "categories", "export", "verify", "stats"):
+            assert re.search(rf"^    {command}\b", proc.stdout, re.MULTILINE), command
+
+    def test_console_script_is_installed(self) -> None:
+        """The `activitylog` script next to this Python runs the same command line."""
+        script = Path(sys.executable).parent / "activitylog"
+        proc = subprocess.run([str(script), "--version"], capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert proc.returncode == 0
+        assert proc.stdout.strip() == f"activitylog {cli.__version__}"
+
+
+class TestTerminal:
+    def test_piped_output_has_no_color(self, demo_db: str) -> None:
+        """Output to a pipe carries no ANSI codes and no progress indicator."""
+        proc = run_process("list", "--db", demo_db, "--org", ORG)
+        assert proc.returncode == 0
+        assert not ANSI.search(proc.stdout)
+        assert proc.stderr == ""
+
+    def test_terminal_output_is_colored_by_kind(self, demo_db: str) -> None:
+        """On a terminal, labels are green for creations, gray for updates, red for deletions."""
+        code, shown, _ = run_in_terminal("list", "--db", demo_db, "--org", ORG,
+                                         "--search", "lead", "--limit", "200")
+        assert code == 0
+        assert "\x1b[32mLead Created" in shown
+        assert "\x1b[90mLead Status Changed" in shown
+        assert "\x1b[31mLead Deleted" in shown
+
+    def test_no_color_turns_color_off_on_a_terminal(self, demo_db: str) -> None:
+        """NO_COLOR wins over a terminal."""
+        code, shown, _ = run_in_terminal("list", "--db", demo_db, "--org", ORG,
+                                         env={"NO_COLOR": "1"})
+        assert code == 0
+        assert "Lead" in shown or "Task" in shown
+        assert not ANSI.search(shown)
+
+    def test_color_option(self, capsys: pytest.CaptureFixture[str], demo_db: str) -> None:
+        """--color always colors even a pipe; --color never never colors."""
+        code, out, _ = run(capsys, "categories", "--db", demo_db, "--org", ORG,
+                           "--color", "always")
+        assert code == 0 and ANSI.search(out)
+        code, out, _ = run(capsys, "verify", "--db", demo_db, "--color", "never")
+        assert code == 0 and not ANSI.search(out)
+
+    def test_progress_only_on_a_terminal(self, demo_db: str, tmp_path: Path) -> None:
+        """Long exports show progress on a terminal's stderr, and never in a pipe."""
+        target = tmp_path / "x.jsonl"
+        code, shown, _ = run_in_terminal("export", "--db", demo_db, "--org", ORG, "--format",
+                                         "jsonl", "--output", str(target), stdout_tty=False)
+        assert code == 0
+        assert "Exporting" in shown and "\r" in shown
+        proc = run_process("export", "--db", demo_db, "--org", ORG, "--format", "jsonl",
+                           "--output", str(target))
+        assert proc.returncode == 0
+        assert "Exporting" not in proc.stderr
+        assert proc.stderr.startswith("Exported ")
+
+    def test_a_closed_pipe_ends_quietly(self, demo_db: str) -> None:
+        """`activitylog export ... | head -1` stops without a traceback."""
+        with subprocess.Popen(
+            [sys.executable, "-m", "activitylog", "export", "--db", demo_db, "--org", ORG,
+             "--format", "jsonl"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
+        ) as proc:
+            assert proc.stdout is not None and proc.stderr is not None
+            first = proc.stdout.readline()
+            proc.stdout.close()
+            err = proc.stderr.read().decode()
+            proc.wait(timeout=60)
+        assert json.loads(first)["seq"] == 1
+        assert "Traceback" not in err
+        assert err == ""
+
+    def test_wide_table_is_cut_to_the_terminal(self) -> None:
+        """On a narrow terminal, descriptions are shortened with an ellipsis to fit."""
+        style = cli.Style(False)
+        rows = [[("Lead Created", "green"), ("Ada", None), ("x" * 200, None), ("now", None)]]
+        lines = cli.table(cli.ENTRY_HEADERS, rows, style, width=60, flex=2)
+        assert all(cli.text_width(line) <= 60 for line in lines)
+        assert lines[1].split("  ")[2].endswith("…")
+        assert cli.text_width("日本") == 4
