@@ -614,6 +614,68 @@ def test_short_search_terms_match(log: ActivityLog) -> None:
     assert search_ids(log, "z") == set()
 
 
+def test_two_character_words_at_field_ends_and_beyond_the_bmp(log: ActivityLog) -> None:
+    """Two-character words match at the very end of a field, and may be emoji or combining marks;
+    a two-character word spanning two fields never matches."""
+    end = rec(log, "note.created", actor=Actor("u-1", "Bo Qz"))
+    astral = rec(log, "note.created", actor=Actor("u-2", "x 🚀🛸"))
+    combining = rec(log, "note.created", actor=Actor("u-3", "Rene\u0301"))
+    label_end = rec(log, "lead.deleted", actor=Actor("u-4", "Yu"), description="Wiped")
+    assert search_ids(log, "qz") == {end.id}
+    assert search_ids(log, "🚀🛸") == {astral.id}
+    assert search_ids(log, "🛸") == {astral.id}
+    assert search_ids(log, "e\u0301") == {combining.id}
+    assert search_ids(log, "yu") == {label_end.id}
+    assert search_ids(log, "dw") == set()  # label "…Deleted" + description "Wiped…"
+    assert search_ids(log, "dy") == set()  # description "…wiped" + actor "Yu"
+
+
+def test_a_two_character_word_shared_by_hundreds_of_trigrams_finds_every_entry(
+    log: ActivityLog,
+) -> None:
+    """A short word followed by hundreds of different characters still finds every entry."""
+    made = log.record_many(
+        {"action": "note.created", "org_id": ORG, "actor": Actor(f"u{i}", f"Ab{chr(0x4E00 + i)}")}
+        for i in range(300)
+    )
+    other = rec(log, "note.created", actor=Actor("u-x", "Zed"))
+    assert search_ids(log, "ab") == set(ids(made))
+    assert search_ids(log, "AB") == set(ids(made))
+    assert search_ids(log, "b" + chr(0x4E00 + 7)) == {made[7].id}
+    assert search_ids(log, "ze") == {other.id}
+    assert search_ids(log, "ab ze") == set()
+
+
+def test_search_words_no_entry_can_hold_find_nothing(log: ActivityLog) -> None:
+    """Words with NUL or lone surrogates match nothing (and never everything)."""
+    rec(log, actor=ADA)
+    rec(log, actor=Actor("u-b", "Bob"))
+    for text in (
+        "\x00",
+        "a\x00b",
+        "ada\x00",
+        "\x00ada",
+        "ad\x00",
+        "\ud800",
+        "ad\udfff",
+        "ada \x00",
+    ):
+        assert search_ids(log, text) == set(), repr(text)
+
+
+def test_orgs_no_entry_can_belong_to_are_empty(log: ActivityLog) -> None:
+    """Reading an org id with NUL or lone surrogates finds an empty log rather than failing."""
+    rec(log)
+    for org in ("ac\x00me", "acme\x00", "\ud800", "acm\udce9"):
+        viewer = viewer_of(org)
+        assert log.query(org, viewer=viewer).page().entries == ()
+        assert log.query(org, viewer=viewer).search("ada").count() == 0
+        assert log.categories(org, viewer=viewer) == []
+        assert list(log.store.chain(org)) == []
+        assert log.store.head(org) is None
+        assert log.verify(org).ok
+
+
 def test_search_terms_never_match_across_fields(log: ActivityLog) -> None:
     """A word only matches inside one field: the end of one and start of the next never join."""
     entry = rec(log, "lead.deleted", actor=ADA, description="Removed stale lead")
@@ -1034,14 +1096,31 @@ def test_record_without_org_or_actor_raises(log: ActivityLog) -> None:
         lambda: {"target": Target("lead", "1", "A\x00")},
         lambda: {"api_key": ApiKeyRef("k\x00", "key")},
         lambda: {"actor": Actor("u", "Ada\ud800")},
+        lambda: {"description": "gone\x00"},
+        lambda: {"description": "gone\udfff"},
+        lambda: {"org_id": "ac\x00me"},
+        lambda: {"org_id": "acme\ud800"},
+        lambda: {"idempotency_key": "op\x00"},
+        lambda: {"idempotency_key": "op\ud800"},
     ],
-    ids=["actor-name", "target-label", "api-key-id", "surrogate-name"],
+    ids=[
+        "actor-name",
+        "target-label",
+        "api-key-id",
+        "surrogate-name",
+        "nul-description",
+        "surrogate-description",
+        "nul-org",
+        "surrogate-org",
+        "nul-key",
+        "surrogate-key",
+    ],
 )
 def test_unstorable_text_raises_invalid_entry(log: ActivityLog, make: Any) -> None:
     """NUL characters and lone surrogates in names raise InvalidEntry before anything is stored."""
     with pytest.raises(InvalidEntry):
-        fields = {"actor": ADA, **make()}
-        log.record("lead.created", org_id=ORG, **fields)
+        fields = {"actor": ADA, "org_id": ORG, **make()}
+        log.record("lead.created", **fields)
     assert log.store.org_ids() == []
 
 
