@@ -43,7 +43,7 @@ from activitylog import (
     Viewer,
 )
 from activitylog.integrity import canonical
-from activitylog.stores import GENESIS, QuerySpec, Store
+from activitylog.stores import GENESIS, ChainHead, QuerySpec, Store
 from conftest import ORG, OTHER_ORG, START, Clock
 
 ADA = Actor("u-ada", "Ada Lovelace")
@@ -105,7 +105,7 @@ def mirror(log: ActivityLog, args: Sequence[dict[str, Any]]) -> tuple[ActivityLo
     reference = ActivityLog(clock=log.clock)
     built = [log.build(a["action"], **{k: v for k, v in a.items() if k != "action"}) for a in args]
     stored = log.store.append(built, log.chain)
-    expected = reference.store.append(built, reference.chain)
+    expected = reference.store.append(built, log.chain)
     assert stored == expected
     return reference, stored
 
@@ -1361,3 +1361,79 @@ def test_store_page_honours_the_spec_limit_and_after(log: ActivityLog) -> None:
     after = (int(order[1], 16),)
     assert ids(log.store.page(attrs.evolve(spec, after=after))) == order[2:4]
     assert log.store.count(attrs.evolve(spec, after=after, limit=1)) == 6
+
+
+def test_appending_nothing_changes_nothing(log: ActivityLog) -> None:
+    """Appending an empty list returns an empty list and leaves heads and orgs alone."""
+    entry = rec(log)
+    assert log.store.append([], log.chain) == []
+    assert log.store.org_ids() == [ORG]
+    assert log.store.head(ORG) == ChainHead(1, entry.hash)
+
+
+def test_without_integrity_entries_carry_no_hash_like_the_reference(
+    store: Store, clock: Clock
+) -> None:
+    """With integrity off, entries get seq and GENESIS links but no hash, as in the reference;
+    turning it on later starts hashing from GENESIS."""
+    plain = ActivityLog(store, clock=clock, integrity=False)
+    args = [{"action": ALL_KEYS[i], "org_id": ORG, "actor": ADA} for i in range(4)]
+    reference, stored = mirror(plain, args)
+    assert [(e.seq, e.prev_hash, e.hash) for e in stored] == [
+        (i, GENESIS, None) for i in (1, 2, 3, 4)
+    ]
+    assert store.head(ORG) == reference.store.head(ORG)
+    hashed = ActivityLog(store, clock=clock)
+    more = [hashed.build("lead.deleted", org_id=ORG, actor=ADA)]
+    assert store.append(more, hashed.chain) == reference.store.append(more, hashed.chain)
+    assert list(store.chain(ORG)) == list(reference.store.chain(ORG))
+    assert store.head(ORG) == reference.store.head(ORG)
+
+
+def test_between_extreme_instants_answers_like_the_reference(log: ActivityLog) -> None:
+    """Ranges reaching far before 1970 or past 2100 find exactly what the reference finds."""
+    utc = timezone.utc
+    moments = [
+        datetime(1970, 1, 1, tzinfo=utc),
+        datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=utc),
+        START,
+        datetime(2099, 12, 31, 23, 59, 59, 999_999, tzinfo=utc),
+    ]
+    args = [
+        {"action": "lead.created", "org_id": ORG, "actor": ADA, "occurred_at": m} for m in moments
+    ]
+    reference, _ = mirror(log, args)
+    edges = [
+        None,
+        datetime(1, 1, 1, tzinfo=utc),
+        datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=utc),
+        *moments,
+        datetime(2100, 1, 1, tzinfo=utc),
+        datetime(2112, 9, 17, tzinfo=utc),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=utc),
+    ]
+    for start in edges:
+        for end in edges:
+            if start is not None and end is not None and start >= end:
+                continue
+            for sort, descending in SORTS:
+                query = log.query(ORG, viewer=viewer_of(ORG)).between(start, end)
+                expected = reference.query(ORG, viewer=viewer_of(ORG)).between(start, end)
+                query, expected = query.sort(sort, descending), expected.sort(sort, descending)
+                assert ids(walk(query, 2)) == ids(walk(expected, 2)), (start, end)
+                assert query.count() == expected.count()
+
+
+def test_equal_labels_of_different_actions_tie_break_by_id(
+    store: Store, clock: Clock, owner: Viewer
+) -> None:
+    """Two actions sharing a label sort together, ordered by id within the label."""
+    registry = ActionRegistry()
+    registry.register("custom.one", label="Same", category="Leads")
+    registry.register("custom.two", label="Same", category="Tasks")
+    log = ActivityLog(store, registry=registry, clock=clock)
+    recorded = [rec(log, ("custom.one", "custom.two")[i % 2]) for i in range(6)]
+    for descending in (False, True):
+        got = walk(log.query(ORG, viewer=owner).sort("action", descending=descending), 4)
+        assert ids(got) == expected_order(recorded, "action", descending)
+    assert log.categories(ORG, viewer=owner) == [("Leads", 3), ("Tasks", 3)]
