@@ -117,12 +117,15 @@ END;
 
 #: ``org`` and ``category`` hold one :func:`token` each; ``haystack`` is the casefolded search
 #: text plus a final newline, so that every two-character substring starts some trigram.
+#: ``automerge = 8`` (default 4) merges index segments half as often: bulk appends index
+#: about a quarter faster, and searches measured the same.
 _SEARCH_INDEX = f"""
 CREATE VIRTUAL TABLE {SEARCH} USING fts5(
     org, category, haystack,
     tokenize = 'trigram case_sensitive 1', content = '', columnsize = 0, detail = full
 );
 CREATE VIRTUAL TABLE {SEARCH_TERMS} USING fts5vocab({SEARCH}, 'row');
+INSERT INTO {SEARCH} ({SEARCH}, rank) VALUES ('automerge', 8);
 """
 
 
@@ -184,6 +187,10 @@ def create_search_index(conn: sqlite3.Connection) -> None:
     for statement in _split(_SEARCH_INDEX):
         conn.execute(statement)
     conn.create_function("activitylog_token", 1, token, deterministic=True)
+    conn.execute(
+        "INSERT OR IGNORE INTO activitylog_categories (name) "
+        "SELECT DISTINCT category FROM activitylog_counts"
+    )
     conn.execute(
         f"INSERT INTO {SEARCH} (rowid, org, category, haystack) "
         "SELECT e.id, activitylog_token(e.org), activitylog_token(c.code), e.haystack || char(10) "

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 import attrs
 
 from .. import ids, search
-from ..errors import ConfigurationError, InvalidEntry, MetadataError, StoreError
+from ..errors import ConfigurationError, InvalidEntry, MetadataError, SchemaError, StoreError
 from ..models import Actor, ApiKeyRef, Entry, Target
 from . import _sqlite_schema as schema
 from .base import GENESIS, Chain, ChainHead, QuerySpec
@@ -36,6 +36,9 @@ CHUNK = 500
 #: at most this many; beyond that it is checked on each candidate row instead.
 MAX_EXPANSION = 256
 _ID_BATCH = 500
+#: SQLite's integer range; ids and cursor keys beyond it are compared as the reference does.
+_MAX_INT = 2**63 - 1
+_MIN_INT = -(2**63)
 
 _COLUMNS = (
     "e.id, e.seq, e.action, e.label, e.category, e.kind, e.actor_id, e.actor_name, "
@@ -64,6 +67,7 @@ def _fts_string(text: str) -> str:
 class _Static:
     """The columns of an entry that do not depend on its place in the log."""
 
+    number: int
     values: tuple[Any, ...]
     haystack: str
 
@@ -81,8 +85,10 @@ def _static(entry: Entry) -> _Static:
         metadata = _json(dict(entry.metadata)) if entry.metadata else "{}"
     except (TypeError, ValueError) as exc:
         raise MetadataError(f"entry {entry.id}: metadata and changes must be JSON: {exc}") from None
+    number = ids.decode(entry.id)
     actor, key, target = entry.actor, entry.api_key, entry.target
     return _Static(
+        number,
         (
             entry.action,
             entry.label,
@@ -106,6 +112,23 @@ def _static(entry: Entry) -> _Static:
         ),
         search.entry_haystack(entry),
     )
+
+
+_ENTRY_FIELDS = tuple(field.name for field in attrs.fields(Entry))
+
+
+def _placed(entry: Entry, id_: str, seq: int, prev_hash: str) -> Entry:
+    """``entry`` at its place in the log (hash still ``None``).
+
+    Equivalent to ``attrs.evolve`` but without re-running validators and converters on an
+    entry that already passed them: bulk appends spend a good part of their time there.
+    """
+    if type(entry) is not Entry:
+        return attrs.evolve(entry, id=id_, seq=seq, prev_hash=prev_hash, hash=None)
+    values = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+    values.update(id=id_, seq=seq, prev_hash=prev_hash, hash=None)
+    placed: Entry = _raw(Entry, **values)
+    return placed
 
 
 def _loads(text: str | None) -> Any:
@@ -353,6 +376,8 @@ class SQLiteStore:
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         except sqlite3.Error as exc:
             conn.close()
+            if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+                raise SchemaError(f"{self._where} is not an SQLite database ({exc})") from exc
             raise StoreError(f"cannot open {self._where}: {exc}") from exc
         return conn
 
@@ -580,7 +605,7 @@ class SQLiteStore:
     ) -> list[Entry]:
         cursor = self._cursor(conn)
         indexed = self._layout.search_index
-        taken, checked = self._taken_ids(cursor, batch)
+        taken, checked = self._taken_ids(cursor, statics)
         heads: dict[str, tuple[int, int, str | None]] = {}  # org_id -> (code, seq, hash)
         keys: dict[tuple[str, str], Entry] = {}
         new_ids: set[int] = set()
@@ -601,7 +626,7 @@ class SQLiteStore:
                 if seen is not None:
                     result.append(seen)
                     continue
-            number = ids.decode(entry.id)
+            number = static.number
             while number in new_ids or self._id_taken(cursor, number, taken, checked):
                 number += 1
                 if number % ids.SEQ_LIMIT == 0:
@@ -610,15 +635,15 @@ class SQLiteStore:
                         f"{entry.occurred_at.isoformat()}"
                     )
             prev_hash = GENESIS if prev is None else prev
-            stored = attrs.evolve(
+            stored = _placed(
                 entry,
-                id=entry.id if number == ids.decode(entry.id) else ids.encode(number),
-                seq=seq + 1,
-                prev_hash=prev_hash,
-                hash=None,
+                entry.id if number == static.number else ids.encode(number),
+                seq + 1,
+                prev_hash,
             )
             if chain is not None:
-                stored = attrs.evolve(stored, hash=chain.link(prev_hash, stored))
+                # ``stored`` is still private to this call: completing it in place saves a copy.
+                object.__setattr__(stored, "hash", chain.link(prev_hash, stored))
             heads[org_id] = (code, seq + 1, stored.hash)
             new_ids.add(number)
             rows.append((number, code, seq + 1, *static.values, prev_hash, stored.hash,
@@ -674,9 +699,11 @@ class SQLiteStore:
         ).fetchone()
         return None if row is None else _entry(row, key[0])
 
-    def _taken_ids(self, cursor: sqlite3.Cursor, batch: list[Entry]) -> tuple[set[int], set[int]]:
+    def _taken_ids(
+        self, cursor: sqlite3.Cursor, statics: list[_Static]
+    ) -> tuple[set[int], set[int]]:
         """Which of the batch's ids are already stored (and the set that was checked)."""
-        wanted = sorted({ids.decode(entry.id) for entry in batch})
+        wanted = sorted({static.number for static in statics})
         taken: set[int] = set()
         for start in range(0, len(wanted), _ID_BATCH):
             chunk = wanted[start : start + _ID_BATCH]
@@ -975,11 +1002,6 @@ def _quietly(conn: sqlite3.Connection, sql: str) -> None:
     """Run a cleanup statement whose failure must not hide the error being handled."""
     with suppress(sqlite3.Error):
         conn.execute(sql)
-
-
-#: The largest integer SQLite stores; ids and keys beyond it are compared as the reference does.
-_MAX_INT = 2**63 - 1
-_MIN_INT = -(2**63)
 
 
 def _id_bounds(spec: QuerySpec, column: str) -> tuple[list[str], list[Any]] | None:
