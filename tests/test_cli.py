@@ -885,3 +885,24 @@ class TestTerminal:
         assert all(cli.text_width(line) <= 60 for line in lines)
         assert lines[1].split("  ")[2].endswith("…")
         assert cli.text_width("日本") == 4
+
+
+class TestReference:
+    def test_every_command_and_option_is_documented(self) -> None:
+        """docs/cli.md has a section per command naming each of its options."""
+        import argparse
+
+        doc = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text("utf-8")
+        parser = cli.build_parser()
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        assert set(sub.choices) == {"demo", "list", "categories", "export", "verify", "stats"}
+        for name, command in sub.choices.items():
+            section = doc.split(f"\n## {name}\n", 1)[1].split("\n## ", 1)[0]
+            options = {o for a in command._actions for o in a.option_strings
+                       if o.startswith("--") and o != "--help"}
+            shared = {"--color"}  # documented once, under "Output, color and errors"
+            missing = [o for o in sorted(options - shared) if o not in section
+                       and not (name == "export" and o in doc.split("\n## list\n")[1])]
+            assert missing == [], name
+            assert "```" in section, f"{name} has no example"
+        assert "--color always" in doc and "NO_COLOR" in doc
