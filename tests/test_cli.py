@@ -147,16 +147,42 @@ class TestDemo:
             assert re.search(rf"^  {name} +{count:,}$", out, re.MULTILINE)
         assert re.search(rf"^  Older +{older:,}$", out, re.MULTILINE)
 
-    def test_existing_file_is_refused_without_fresh(
+    def test_running_again_shows_the_earlier_demo(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:
-        """demo never overwrites a file unless told to, and says how."""
+        """A second `demo` on the same path shows that database again, unchanged."""
+        db = tmp_path / "d.db"
+        assert run(capsys, "demo", "--db", str(db))[0] == 0
+        before = db.read_bytes()
+        code, out, _ = run(capsys, "demo", "--db", str(db), "--seed", "99")
+        assert code == 0
+        assert out.startswith(f"Using the demo database {db} made earlier")
+        assert "Activity Log of Acme Corp" in out
+        assert db.read_bytes() == before
+
+    def test_other_files_are_never_replaced(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """demo refuses a file that is not a demo database, with or without --fresh."""
         db = tmp_path / "d.db"
         db.write_text("precious")
-        code, _out, err = run(capsys, "demo", "--db", str(db))
-        assert code == 2
-        assert "already exists; pass --fresh" in err
+        for extra in ([], ["--fresh"]):
+            code, _, err = run(capsys, "demo", "--db", str(db), *extra)
+            assert code == 2
+            assert "not an activitylog database" in err
+            assert "refusing to replace it" in err
         assert db.read_text() == "precious"
+
+    def test_an_empty_database_is_filled_only_with_fresh(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """An empty activitylog database needs --fresh to become the demo."""
+        db = tmp_path / "d.db"
+        ActivityLog.open(f"sqlite:///{db}").close()
+        code, _, err = run(capsys, "demo", "--db", str(db))
+        assert code == 2
+        assert "empty activitylog database; pass --fresh" in err
+        assert run(capsys, "demo", "--db", str(db), "--fresh")[0] == 0
 
     def test_fresh_replaces_a_demo_database(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
@@ -184,17 +210,6 @@ class TestDemo:
         assert "customer-1" in err and "refusing to replace it" in err
         with ActivityLog.open(f"sqlite:///{db}") as log:
             assert log.store.org_ids() == ["customer-1"]
-
-    def test_fresh_never_replaces_a_foreign_file(
-        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
-    ) -> None:
-        """--fresh on a file that is not a database leaves it alone."""
-        db = tmp_path / "notes.txt"
-        db.write_text("not a database")
-        code, _, err = run(capsys, "demo", "--db", str(db), "--fresh")
-        assert code == 2
-        assert "not an activitylog database" in err
-        assert db.read_text() == "not a database"
 
     def test_missing_folder_is_a_clear_error(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path

@@ -754,13 +754,20 @@ def cmd_demo(args: argparse.Namespace, out: Output) -> int:
 
     path = Path(args.db).expanduser()
     if path.exists():
-        if not args.fresh:
-            raise CliError(
-                f"{args.db} already exists; pass --fresh to replace it "
-                f"(only a demo database is ever replaced), or read it with "
-                f"`{PROG} list --db {shlex.quote(args.db)} --org {demo.MAIN_ORG.id}`"
-            )
-        _remove_demo_database(args.db, demo.demo_org_ids())
+        orgs = _demo_orgs_in(args.db, demo.demo_org_ids())
+        if args.fresh:
+            _remove_files(path)
+        elif orgs:
+            # Running the demo again shows the database it made before.
+            with open_log(args.db) as log:
+                out.print(f"Using the demo database {args.db} made earlier "
+                          "(--fresh rebuilds it ending now).")
+                out.print()
+                _show_demo(log, args, out)
+            return 0
+        else:
+            raise CliError(f"{args.db} is an empty activitylog database; pass --fresh to "
+                           "fill it with the demo")
     if "://" not in args.db and not path.parent.is_dir():
         raise CliError(f"cannot create {args.db}: the folder {path.parent} does not exist")
     started = time.monotonic()
@@ -788,16 +795,21 @@ def cmd_demo(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def _remove_demo_database(db: str, demo_orgs: list[str]) -> None:
-    check_database(db)
-    with open_log(db) as log:
-        foreign = sorted(set(log.store.org_ids()) - set(demo_orgs))
+def _demo_orgs_in(db: str, demo_orgs: list[str]) -> list[str]:
+    """The organizations of an existing demo database; refuses any other file."""
+    try:
+        check_database(db)
+        with open_log(db) as log:
+            orgs = log.store.org_ids()
+    except CliError as exc:
+        raise CliError(f"{exc}; refusing to replace it with the demo") from None
+    foreign = sorted(set(orgs) - set(demo_orgs))
     if foreign:
         raise CliError(
             f"{db} holds organizations the demo does not create ({', '.join(foreign[:5])}); "
-            "refusing to replace it"
+            "refusing to replace it with the demo"
         )
-    _remove_files(Path(db).expanduser())
+    return orgs
 
 
 def _remove_files(path: Path) -> None:
@@ -823,7 +835,7 @@ def _show_demo(log: ActivityLog, args: argparse.Namespace, out: Output) -> None:
     out.print()
     out.print(style("Category filter (only categories with activity):", "bold"))
     cats = log.categories(org.id, viewer=viewer)
-    width = max(text_width(name) for name, _ in cats)
+    width = max((text_width(name) for name, _ in cats), default=0)
     for name, count in cats:
         out.print(f"  {name.ljust(width)}  {count:>6,}")
     out.print()
@@ -854,7 +866,8 @@ _EPILOGS = {
 examples:
   {PROG} demo                          # creates ./{DEFAULT_DEMO_DB}
   {PROG} demo --db /tmp/crm.db --seed 42
-  {PROG} demo --fresh                  # replace an earlier demo database""",
+  {PROG} demo                          # again: shows the database made earlier
+  {PROG} demo --fresh                  # rebuild it, ending now""",
     "list": f"""\
 examples:
   {PROG} list --db crm.db --org acme
@@ -959,11 +972,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", "create a demo database of 90 days of CRM activity and show it",
                [], cmd_demo)
     demo.add_argument("--db", metavar="PATH", default=DEFAULT_DEMO_DB,
-                      help=f"where to create it (default ./{DEFAULT_DEMO_DB}); an existing file "
-                      "is refused unless --fresh")
+                      help=f"where to create it (default ./{DEFAULT_DEMO_DB}); an earlier demo "
+                      "database there is shown again, any other file is refused")
     demo.add_argument("--fresh", action="store_true",
-                      help="replace an existing demo database (a database holding other "
-                      "organizations is never replaced)")
+                      help="rebuild an earlier demo database, ending now (a file holding other "
+                      "organizations, or not an activitylog database, is never replaced)")
     demo.add_argument("--seed", type=int, default=7,
                       help="random seed; the same seed gives the same activity (default 7)")
 
