@@ -441,6 +441,30 @@ def test_threads_appending_never_fork_the_chain(tmp_path: Path) -> None:
     assert_one_chain(path, expected)
 
 
+def test_appends_while_verifying_are_not_damage(tmp_path: Path) -> None:
+    """Entries another connection appends while verify() streams the file are never reported."""
+    path = tmp_path / "busy.db"
+    reader = ActivityLog.open(url(path), integrity_key=KEY)
+    writer = ActivityLog.open(url(path), integrity_key=KEY)
+    writer.record_many(records(1200))
+    store = reader.store
+    streamed = store.chain
+
+    def chain_with_writes(org_id: str, after_seq: int = 0) -> Iterator[Any]:
+        for n, entry in enumerate(streamed(org_id, after_seq), 1):
+            if n % 300 == 0:
+                writer.record_many(records(4, ORG, 10_000 + n))
+            yield entry
+
+    store.chain = chain_with_writes  # type: ignore[method-assign]
+    result = reader.verify(ORG)
+    writer.close()
+    reader.close()
+    assert result.ok, str(result)
+    assert result.checked >= 1200
+    assert report(path, KEY).checked == 1200 + 4 * 4
+
+
 _WRITER = textwrap.dedent(
     """
     import sys, time
