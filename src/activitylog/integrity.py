@@ -28,8 +28,9 @@ from .stores.base import GENESIS, ChainHead, Store
 #: Version of the canonical encoding; part of every encoded entry (``"v"``).
 ENCODING_VERSION = 1
 
-#: How many entries :func:`verify` reads ahead of a broken link to tell a reordering from a
-#: removal; the only entries it ever holds at once.
+#: How many entries :func:`verify` reads ahead of a broken link, and how many hashes of
+#: verified entries it keeps, to tell a reordering from an insertion or a removal: the most
+#: it ever holds at once.
 REORDER_WINDOW = 1024
 
 #: The fields of :class:`~activitylog.models.Entry` the chain stores rather than hashes.
