@@ -876,6 +876,19 @@ class TestTerminal:
         assert "Exporting" not in proc.stderr
         assert proc.stderr.startswith("Exported ")
 
+    def test_verify_and_demo_show_progress_on_a_terminal(self, demo_db: str,
+                                                         tmp_path: Path) -> None:
+        """verify and demo report progress on a terminal's stderr, and erase it when done."""
+        code, shown, piped = run_in_terminal("verify", "--db", demo_db, stdout_tty=False)
+        assert code == 0
+        assert "Verifying" in shown and shown.endswith("\r\x1b[K")
+        assert "Verifying" not in piped and "intact" in piped
+        code, shown, piped = run_in_terminal("demo", "--db", str(tmp_path / "d.db"),
+                                             stdout_tty=False)
+        assert code == 0
+        assert "Simulating day" in shown and "/90" in shown
+        assert piped.startswith("Created ")
+
     def test_a_closed_pipe_ends_quietly(self, demo_db: str) -> None:
         """`activitylog export ... | head -1` stops without a traceback."""
         with subprocess.Popen(
