@@ -321,10 +321,8 @@ class TestClean:
         )
 
     def test_large_log_verifies_clean(self) -> None:
-        """An untouched log of 30,000 entries verifies, ending at its recorded head.
-
-        (The 100,000-entry run is on a SQLite file, in test_integrity_sqlite.py.)
-        """
+        """An untouched log of 30,000 entries verifies, ending at its recorded head."""
+        # The 100,000-entry run is on a SQLite file, in test_integrity_sqlite.py.
         log = ActivityLog()
         for start in range(0, 30_000, 10_000):
             log.record_many(lean_records(10_000, start))
@@ -580,8 +578,7 @@ class TestBadHash:
 
 class TestRewritten:
     def test_consistent_rewrite_is_caught_only_by_a_checkpoint(self, pristine: list[Entry]) -> None:
-        """An unkeyed chain rewritten from scratch, head included, passes except against a
-        checkpoint kept elsewhere."""
+        """An unkeyed chain rewritten consistently, head included, fails only a checkpoint."""
         log = log_of(pristine)
         cp = log.checkpoint(ORG)
         rows = list(pristine)
