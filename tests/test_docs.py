@@ -34,7 +34,7 @@ class TestReadme:
         """The README's set-up section holds the main-job and the test command, nothing else."""
         text = (ROOT / "README.md").read_text(encoding="utf-8")
         setup = text.split("## Set up", 1)[1].split("\n## ", 1)[0]
-        commands = re.findall(r"```sh\n(.*?)\n```", setup, re.S)
+        commands = re.findall(r"```sh\n(.*?)\n```", setup, re.DOTALL)
         assert len(commands) == 2
         assert commands[0].endswith("activitylog demo")
         assert "pytest" in commands[1]
