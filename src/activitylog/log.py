@@ -14,7 +14,7 @@ from typing import Any, TypeVar, cast
 import attrs
 
 from . import access, context, ids
-from .errors import InvalidEntry, MetadataError, MissingContext, NaiveDatetime
+from .errors import InvalidEntry, InvalidQuery, MetadataError, MissingContext, NaiveDatetime
 from .integrity import Checkpoint, HashChain, VerifyReport, verify
 from .models import Actor, ActorKind, ApiKeyRef, Entry, Source, Target, _check_text
 from .query import Query, resolve_tz, resolve_week_start
@@ -419,6 +419,8 @@ class ActivityLog:
         week_start: int | str = 0,
     ) -> Query:
         """A query over one organization's log, for a viewer the access policy allows."""
+        if not isinstance(org_id, str) or not org_id.strip():
+            raise InvalidQuery(f"org_id must be a non-empty string, not {org_id!r}")
         access.check(self.policy, viewer, org_id)
         return Query(
             store=self.store,
@@ -434,6 +436,8 @@ class ActivityLog:
 
         Categories a custom registry no longer knows come last, alphabetically.
         """
+        if not isinstance(org_id, str) or not org_id.strip():
+            raise InvalidQuery(f"org_id must be a non-empty string, not {org_id!r}")
         access.check(self.policy, viewer, org_id)
         counts = self.store.categories(org_id)
         order = {name: i for i, name in enumerate(self.registry.categories)}

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 from dateutil.relativedelta import relativedelta
 
-from . import search
+from . import ids, search
 from .errors import InvalidCursor, InvalidQuery, NaiveDatetime
 from .models import Entry, Page
 from .registry import ActionRegistry
@@ -55,7 +55,7 @@ def resolve_week_start(week_start: int | str) -> int:
         if name not in _WEEKDAYS:
             raise InvalidQuery(f"unknown first day of the week {week_start!r}")
         return _WEEKDAYS.index(name)
-    if isinstance(week_start, int) and 0 <= week_start <= 6:
+    if isinstance(week_start, int) and not isinstance(week_start, bool) and 0 <= week_start <= 6:
         return week_start
     raise InvalidQuery(f"week_start must be 0 (Monday) to 6 (Sunday), not {week_start!r}")
 
@@ -79,7 +79,9 @@ def bucket_range(
         return _local_midnight(start, tz), None
     if bucket is DateBucket.THIS_MONTH:
         return _local_midnight(today.replace(day=1), tz), None
-    return None, (local - relativedelta(months=1)).astimezone(timezone.utc)
+    # fold=0: a month-ago wall time that occurs twice means its first occurrence, whichever
+    # pass of a repeated hour ``now`` itself is in.
+    return None, (local.replace(fold=0) - relativedelta(months=1)).astimezone(timezone.utc)
 
 
 def _aware(value: datetime, field: str) -> datetime:
@@ -146,6 +148,8 @@ class Query:
             raise InvalidQuery(f"cannot sort by {field!r}; sort by 'date' or 'action'")
         if descending is None:
             descending = field == "date"
+        elif not isinstance(descending, bool):
+            raise InvalidQuery(f"descending must be True, False or None, not {descending!r}")
         sort_field: SortField = "date" if field == "date" else "action"
         return attrs.evolve(self, sort_field=sort_field, descending=bool(descending))
 
@@ -153,7 +157,10 @@ class Query:
         """The normalized store query for this builder at ``now`` (default: the log's clock)."""
         since, until = self.since, self.until
         if self.bucket is not None:
-            since, until = bucket_range(self.bucket, now or self.clock(), self.tz, self.week_start)
+            moment = now if now is not None else self.clock()
+            if moment.tzinfo is None or moment.utcoffset() is None:
+                raise NaiveDatetime("now" if now is not None else "the clock's time")
+            since, until = bucket_range(self.bucket, moment, self.tz, self.week_start)
         return QuerySpec(
             org_id=self.org_id,
             terms=search.terms(self.text),
@@ -193,7 +200,7 @@ class Query:
     # Cursors carry the keyset of the last entry plus a fingerprint of the query, so a cursor
     # from another org, filter or sort is refused instead of silently paging the wrong list.
     def _fingerprint(self) -> str:
-        parts = [
+        parts: list[Any] = [
             self.org_id,
             list(search.terms(self.text)),
             list(self.categories),
@@ -203,6 +210,9 @@ class Query:
             self.sort_field,
             self.descending,
         ]
+        if self.bucket is not None:
+            # The same bucket in another zone or week is another list of entries.
+            parts += [str(self.tz), self.week_start]
         digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8"))
         return digest.hexdigest()[:16]
 
@@ -211,6 +221,8 @@ class Query:
         return base64.urlsafe_b64encode(payload.encode("utf-8")).decode("ascii").rstrip("=")
 
     def _decode_cursor(self, cursor: str) -> SortKey:
+        if not isinstance(cursor, str):
+            raise InvalidCursor(f"a cursor is a string, not {type(cursor).__name__}")
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
             data: Any = json.loads(raw.decode("utf-8"))
@@ -222,7 +234,13 @@ class Query:
                 "this cursor belongs to a different query (org, search, filters or sort changed)"
             )
         expected = 1 if self.sort_field == "date" else 2
-        if not isinstance(key, list) or len(key) != expected or not isinstance(key[-1], int):
+        if (
+            not isinstance(key, list)
+            or len(key) != expected
+            or not isinstance(key[-1], int)
+            or isinstance(key[-1], bool)
+            or not 0 <= key[-1] <= ids.MAX_ID
+        ):
             raise InvalidCursor(f"malformed cursor {cursor[:40]!r}")
         if expected == 2 and not isinstance(key[0], str):
             raise InvalidCursor(f"malformed cursor {cursor[:40]!r}")

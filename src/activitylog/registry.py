@@ -178,8 +178,8 @@ class ActionRegistry:
 
     def check_category(self, name: str) -> str:
         """Return ``name`` when it is a registered category, else raise :class:`UnknownCategory`."""
-        if name not in self._categories:
-            raise UnknownCategory(name, self._categories)
+        if not isinstance(name, str) or name not in self._categories:
+            raise UnknownCategory(str(name), self._categories)
         return name
 
     @property
