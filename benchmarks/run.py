@@ -151,6 +151,7 @@ class Bench:
         self.prepared: raw.Prepared
         self.info: dict[str, Any] = {}
         self.load_at_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+        self.revision = _revision()  # now: the code measured is the code loaded at start
 
     def path(self, name: str) -> Path:
         """A database path in the working directory, with no file left at it."""
@@ -567,7 +568,7 @@ class Bench:
             "sqlite": sqlite3.sqlite_version,
             "platform": platform.platform(),
             "activitylog": activitylog.__version__,
-            "revision": _revision(),
+            "revision": self.revision,
         }
 
     def report(self) -> dict[str, Any]:
@@ -722,6 +723,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7, help="workload seed (default 7)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the databases go (default: a new temporary directory)")
+    parser.add_argument("--table", type=Path, default=None, metavar="RESULTS",
+                        help="only print the tables of a results file written earlier")
     args = parser.parse_args(argv)
     if args.entries is None:
         args.entries = QUICK_ENTRIES if args.quick else DEFAULT_ENTRIES
@@ -733,6 +736,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; 0 when it ran (whether or not every target is met)."""
     args = parse_args(argv)
+    if args.table is not None:
+        print(table(json.loads(args.table.read_text(encoding="utf-8"))))
+        return 0
     own_dir = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="activitylog-bench-")) if own_dir else args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
