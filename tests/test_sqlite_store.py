@@ -783,6 +783,16 @@ SEARCH_WORDS = [
 class TestSearchIndex:
     """The FTS5 trigram index answers exactly what a scan (and the reference) answers."""
 
+    @pytest.fixture(autouse=True, params=["sort matches", "walk labels"])
+    def always_use_the_index(self, request: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Small test logs would be scanned: make every search use the index, and take each
+        way a search sorted by action can go (sorting the matches, or walking the label index
+        for 3 rows and then by ids)."""
+        monkeypatch.setattr(sqlite_module, "SCAN_BELOW", 0)
+        monkeypatch.setattr(sqlite_module, "LABEL_WALK", 3)
+        walk = request.param == "walk labels"
+        monkeypatch.setattr(sqlite_module, "SORT_MATCHES_BELOW", 0 if walk else 10**9)
+
     @pytest.fixture
     def trio(self, tmp_path: Path) -> Iterator[tuple[MemoryStore, SQLiteStore, SQLiteStore]]:
         """The reference, an indexed SQLite store and a scanning SQLite store."""

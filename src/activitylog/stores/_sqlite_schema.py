@@ -16,6 +16,7 @@ build has it; it is created when available and the store scans when it is not.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,7 @@ _TOKEN_BASE = 0xE000
 _TOKEN_RADIX = 6400
 
 
+@functools.lru_cache(maxsize=4096)
 def token(code: int) -> str:
     """The three-character search-index token of an organization or category code."""
     high, rest = divmod(code, _TOKEN_RADIX * _TOKEN_RADIX)

@@ -35,6 +35,13 @@ CHUNK = 500
 #: A two-character search word is looked up as the trigrams that start with it when there are
 #: at most this many; beyond that it is checked on each candidate row instead.
 MAX_EXPANSION = 256
+#: Organizations with fewer entries than this are searched by walking their index: measured
+#: faster than the search index below a few thousand entries.
+SCAN_BELOW = 3000
+#: A search sorted by action sorts its matches when there are fewer than this; otherwise it
+#: walks the label index, checking the text of at most LABEL_WALK rows before the ids.
+SORT_MATCHES_BELOW = 5000
+LABEL_WALK = 4000
 _ID_BATCH = 500
 #: SQLite's integer range; ids and cursor keys beyond it are compared as the reference does.
 _MAX_INT = 2**63 - 1
@@ -753,7 +760,7 @@ class SQLiteStore:
         indexable = [t for t in spec.terms if len(t) >= 2 and "\x00" not in t]
         long_terms = [t for t in indexable if len(t) >= 3]
         short_terms = [t for t in spec.terms if t not in long_terms]
-        if not self._search or not indexable:
+        if not self._search or not indexable or self._org_size(conn, code) < SCAN_BELOW:
             return _Filter(None, tuple(spec.terms), names)
         parts = [f"org : {_fts_string(schema.token(code))}"]
         if names:
@@ -763,7 +770,7 @@ class SQLiteStore:
             parts.append(
                 "category : (" + " OR ".join(_fts_string(schema.token(c)) for c in codes) + ")"
             )
-        parts.extend(f"haystack : {_fts_string(term)}" for term in long_terms)
+        words = [f"haystack : {_fts_string(term)}" for term in long_terms]
         scan: list[str] = []
         for term in short_terms:
             trigrams = self._expand(conn, term) if term in indexable else None
@@ -772,8 +779,18 @@ class SQLiteStore:
             elif not trigrams:
                 return None
             else:
-                parts.append("haystack : (" + " OR ".join(_fts_string(t) for t in trigrams) + ")")
-        return _Filter(" AND ".join(parts), tuple(scan), names)
+                words.append("haystack : (" + " OR ".join(_fts_string(t) for t in trigrams) + ")")
+        if not words:  # nothing for the index to narrow: walk the organization's index
+            return _Filter(None, tuple(spec.terms), names)
+        return _Filter(" AND ".join(parts + words), tuple(scan), names)
+
+    def _org_size(self, conn: sqlite3.Connection, code: int) -> int:
+        row = (
+            self._cursor(conn)
+            .execute("SELECT coalesce(sum(n), 0) FROM activitylog_counts WHERE org = ?", (code,))
+            .fetchone()
+        )
+        return int(row[0])
 
     def _expand(self, conn: sqlite3.Connection, term: str) -> list[str] | None:
         """The indexed trigrams that start with a two-character word, or ``None`` if too many.
@@ -800,16 +817,110 @@ class SQLiteStore:
         plan = self._filter(conn, code, spec)
         if plan is None:
             return []
+        if plan.match is not None and spec.sort == "action":
+            return self._action_search_rows(conn, code, spec, plan)
+        return self._select_page(conn, code, spec, plan)
+
+    def _action_search_rows(
+        self, conn: sqlite3.Connection, code: int, spec: QuerySpec, plan: _Filter
+    ) -> list[Any]:
+        """A search sorted by action.
+
+        The search index yields matches in id order, so sorting them by label costs as much as
+        there are matches. When there are few (fewer than :data:`SORT_MATCHES_BELOW`), their
+        rows are read by id and sorted. Otherwise the label index is walked: first at most :data:`LABEL_WALK` rows
+        checking each row's text (quick when matches are dense), then the rest of the index
+        checking ids against the search index's matches (bounded by the organization's size,
+        and reading only the index).
+        """
+        bounds = _id_bounds(spec, "rowid")
+        keyset = _keyset(spec, "e.id")
+        if bounds is None or keyset is None:
+            return []
+        where = " AND ".join(["1", *bounds[0]])
         cursor = self._cursor(conn)
+        found = cursor.execute(
+            f"SELECT rowid FROM {schema.SEARCH}(?) WHERE {where} LIMIT ?",
+            [plan.match, *bounds[1], SORT_MATCHES_BELOW],
+        ).fetchall()
+        if len(found) < SORT_MATCHES_BELOW:
+            if not found:
+                return []
+            conditions = ["e.id IN (" + ", ".join("?" * len(found)) + ")", *keyset[0]]
+            params: list[Any] = [row[0] for row in found] + keyset[1]
+            for term in plan.scan_terms:
+                conditions.append("instr(e.haystack, ?) > 0")
+                params.append(term)
+            direction = "DESC" if spec.descending else "ASC"
+            return cursor.execute(
+                f"SELECT {_COLUMNS} FROM {schema.ENTRIES} e WHERE {' AND '.join(conditions)} "
+                f"ORDER BY e.label {direction}, e.id {direction} LIMIT ?",
+                [*params, spec.limit],
+            ).fetchall()
+        walk = _Filter(None, spec.terms, plan.category_names)
+        bound = self._walk_bound(conn, code, spec, walk)
+        if bound is None:
+            return self._select_page(conn, code, spec, walk)
+        first = self._select_page(conn, code, spec, walk, upto=bound)
+        if len(first) >= spec.limit:
+            return first
+        rest = attrs.evolve(spec, after=bound, limit=spec.limit - len(first))
+        return first + self._select_page(conn, code, rest, plan, via_labels=True)
+
+    def _walk_bound(
+        self, conn: sqlite3.Connection, code: int, spec: QuerySpec, walk: _Filter
+    ) -> tuple[str, int] | None:
+        """The (label, id) of the last row a bounded label walk visits; ``None`` if it ends."""
+        sql, params = self._select_sql(code, spec, walk, columns="e.label, e.id")
+        if sql is None:
+            return None
+        row = (
+            self._cursor(conn)
+            .execute(sql.removesuffix(" LIMIT ?") + " LIMIT 1 OFFSET ?", [*params, LABEL_WALK - 1])
+            .fetchone()
+        )
+        return None if row is None else (row[0], row[1])
+
+    def _select_page(
+        self,
+        conn: sqlite3.Connection,
+        code: int,
+        spec: QuerySpec,
+        plan: _Filter,
+        upto: tuple[str, int] | None = None,
+        via_labels: bool = False,
+    ) -> list[Any]:
+        sql, params = self._select_sql(code, spec, plan, upto=upto, via_labels=via_labels)
+        if sql is None:
+            return []
+        return self._cursor(conn).execute(sql, [*params, spec.limit]).fetchall()
+
+    def _select_sql(
+        self,
+        code: int,
+        spec: QuerySpec,
+        plan: _Filter,
+        columns: str = _COLUMNS,
+        upto: tuple[str, int] | None = None,
+        via_labels: bool = False,
+    ) -> tuple[str | None, list[Any]]:
+        """One page's SQL (ending in ``LIMIT ?``) and its parameters but the limit.
+
+        ``upto`` (action sort only) also stops at that (label, id), inclusive. ``via_labels``
+        (action sort only) walks the label index and keeps the ids the search index matches.
+        """
         direction = "DESC" if spec.descending else "ASC"
-        id_col = "e.id" if plan.match is None else "s.rowid"
+        from_index = plan.match is not None and not via_labels
+        id_col = "s.rowid" if from_index else "e.id"
         bounds = _id_bounds(spec, id_col)
         keyset = _keyset(spec, id_col)
         if bounds is None or keyset is None:
-            return []
-        where, params = bounds
-        where = [*where, *keyset[0]]
-        params = [*params, *keyset[1]]
+            return None, []
+        where = [*bounds[0], *keyset[0]]
+        params = [*bounds[1], *keyset[1]]
+        if upto is not None:
+            where.append(f"(e.label, e.id) {'>=' if spec.descending else '<='} (?, ?)")
+            params.extend(upto)
         for term in plan.scan_terms:
             where.append("instr(e.haystack, ?) > 0")
             params.append(term)
@@ -817,16 +928,19 @@ class SQLiteStore:
             order = f"{id_col} {direction}"
         else:
             order = f"e.label {direction}, e.id {direction}"
-        if plan.match is not None:
+        if from_index:
+            # CROSS JOIN keeps the search index as the outer loop: the planner may otherwise
+            # walk entries and run the full-text match once per row.
             sql = (
-                f"SELECT {_COLUMNS} FROM {schema.SEARCH}(?) s "
-                f"JOIN {schema.ENTRIES} e ON e.id = s.rowid"
+                f"SELECT {columns} FROM {schema.SEARCH}(?) s "
+                f"CROSS JOIN {schema.ENTRIES} e ON e.id = s.rowid"
             )
-            params.insert(0, plan.match)
             if where:
                 sql += " WHERE " + " AND ".join(where)
-            sql += f" ORDER BY {order} LIMIT ?"
-            return cursor.execute(sql, [*params, spec.limit]).fetchall()
+            return f"{sql} ORDER BY {order} LIMIT ?", [plan.match, *params]
+        if via_labels:
+            where.append(f"e.id IN (SELECT rowid FROM {schema.SEARCH}(?))")
+            params.append(plan.match)
         names = plan.category_names
         if spec.sort == "date" and len(names) > 1:
             # One ordered index range per category, merged: never more than limit * len(names)
@@ -836,23 +950,26 @@ class SQLiteStore:
             for name in names:
                 arm_where = " AND ".join(["e.org = ?", "e.category = ?", *where])
                 arms.append(
-                    f"SELECT * FROM (SELECT {_COLUMNS} FROM {schema.ENTRIES} e "
+                    f"SELECT * FROM (SELECT {columns} FROM {schema.ENTRIES} e "
                     f"WHERE {arm_where} ORDER BY {order} LIMIT ?)"
                 )
                 arm_params.extend([code, name, *params, spec.limit])
             sql = " UNION ALL ".join(arms) + f" ORDER BY 1 {direction} LIMIT ?"
-            return cursor.execute(sql, [*arm_params, spec.limit]).fetchall()
+            return sql, arm_params
         head = ["e.org = ?"]
         head_params: list[Any] = [code]
         if names:
             head.append("e.category IN (" + ", ".join("?" * len(names)) + ")")
             head_params.extend(names)
+        table = f"{schema.ENTRIES} e"
+        if via_labels:
+            table += " INDEXED BY activitylog_entries_org_label"
         sql = (
-            f"SELECT {_COLUMNS} FROM {schema.ENTRIES} e WHERE "
+            f"SELECT {columns} FROM {table} WHERE "
             + " AND ".join(head + where)
             + f" ORDER BY {order} LIMIT ?"
         )
-        return cursor.execute(sql, [*head_params, *params, spec.limit]).fetchall()
+        return sql, [*head_params, *params]
 
     def _count(self, conn: sqlite3.Connection, spec: QuerySpec) -> int:
         code = self._org_code(conn, spec.org_id)
@@ -886,7 +1003,7 @@ class SQLiteStore:
             params.append(plan.match)
             source = f"{schema.SEARCH}(?) s"
             if plan.scan_terms:
-                source += f" JOIN {schema.ENTRIES} e ON e.id = s.rowid"
+                source += f" CROSS JOIN {schema.ENTRIES} e ON e.id = s.rowid"
         bounds = _id_bounds(spec, id_col)
         if bounds is None:
             return 0
