@@ -139,6 +139,8 @@ def _placed(entry: Entry, id_: str, seq: int, prev_hash: str) -> Entry:
 
 
 def _loads(text: str | None) -> Any:
+    """Stored JSON; text that is not JSON (only in a tampered row) comes back wrapped as
+    ``{"unreadable": text}``, so that verification reports a difference, not an exception."""
     if text is None:
         return None
     try:
@@ -197,6 +199,13 @@ def _enum(cls: type[Any], value: Any) -> Any:
         return value
 
 
+def _instant(micros: Any) -> Any:
+    try:
+        return ids.from_micros(micros)
+    except (TypeError, ValueError, OverflowError):
+        return micros
+
+
 def _raw_entry(row: Sequence[Any], org_id: str) -> Entry:
     from ..models import ActorKind, Kind, Source
 
@@ -221,7 +230,7 @@ def _raw_entry(row: Sequence[Any], org_id: str) -> Entry:
             kind=_enum(ActorKind, actor_kind),
         ),
         description=description,
-        occurred_at=ids.from_micros(micros) if isinstance(micros, int) else micros,
+        occurred_at=_instant(micros),
         source=_enum(Source, source),
         api_key=None
         if key_id is None and key_name is None
