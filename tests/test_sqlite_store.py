@@ -303,6 +303,26 @@ class TestMigrations:
         finally:
             conn.close()
 
+    def test_a_store_open_during_an_upgrade_refuses_to_write_old_rows(
+        self, db: Path, monkeypatch: pytest.MonkeyPatch
+    ):
+        """When another process upgrades the file, a store opened before stops appending."""
+        old = SQLiteStore(db)
+        log = ActivityLog(old, clock=Ticker())
+        record(log)
+
+        def add_column(conn: sqlite3.Connection, search: bool) -> None:
+            conn.execute(f"ALTER TABLE {schema.ENTRIES} ADD COLUMN extra TEXT")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, add_column))
+            patch.setattr(schema, "SCHEMA_VERSION", schema.SCHEMA_VERSION + 1)
+            SQLiteStore(db).close()
+        with pytest.raises(StoreError, match="schema version"):
+            record(log)
+        assert len(all_of(old)) == 1
+        old.close()
+
     def test_a_failed_migration_leaves_the_database_as_it_was(
         self, db: Path, monkeypatch: pytest.MonkeyPatch
     ):
