@@ -63,11 +63,13 @@ def rec(log: ActivityLog, action: str = "lead.created", **fields: Any) -> Entry:
     return log.record(action, **fields)
 
 
-def walk(query: Query, size: int) -> list[Entry]:
-    """Every entry of ``query``, page by page through the cursors."""
+def walk(query: Query, size: int, cursor: str | None = None) -> list[Entry]:
+    """Every entry of ``query`` (after ``cursor``), page by page through the cursors."""
     seen: list[Entry] = []
-    cursor: str | None = None
+    cursors: set[str | None] = set()
     while True:
+        assert cursor not in cursors, "paging came back to a page it already gave"
+        cursors.add(cursor)
         page = query.page(size, after=cursor)
         assert len(page) <= size
         seen.extend(page.entries)
@@ -263,7 +265,7 @@ def test_newer_entries_recorded_while_paging_newest_first_do_not_appear(
     query = log.query(ORG, viewer=owner)
     seen: list[Entry] = []
     cursor = None
-    while True:
+    for _ in range(50):
         page = query.page(3, after=cursor)
         seen.extend(page.entries)
         for _ in range(2):
@@ -272,6 +274,8 @@ def test_newer_entries_recorded_while_paging_newest_first_do_not_appear(
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
+    else:
+        pytest.fail("paging does not end")
     assert ids(seen) == ids(reversed(recorded))
 
 
@@ -287,19 +291,8 @@ def test_entries_backfilled_below_the_cursor_show_up_later_in_the_walk(
     first = query.page(2)
     assert first.next_cursor is not None
     backfill = rec(log, "client.created", occurred_at=START - timedelta(days=1))
-    rest = walk_from(query, 2, first.next_cursor)
+    rest = walk(query, 2, first.next_cursor)
     assert ids([*first.entries, *rest]) == ids([*reversed(recorded), backfill])
-
-
-def walk_from(query: Query, size: int, cursor: str) -> list[Entry]:
-    """Every entry after ``cursor``."""
-    seen: list[Entry] = []
-    next_cursor: str | None = cursor
-    while next_cursor is not None:
-        page = query.page(size, after=next_cursor)
-        seen.extend(page.entries)
-        next_cursor = page.next_cursor
-    return seen
 
 
 def test_oldest_first_paging_picks_up_new_entries_at_the_end(
@@ -314,7 +307,7 @@ def test_oldest_first_paging_picks_up_new_entries_at_the_end(
     first = query.page(3)
     assert first.next_cursor is not None
     arrived = [rec(log, "lead.updated") for _ in range(3)]
-    seen = [*first.entries, *walk_from(query, 3, first.next_cursor)]
+    seen = [*first.entries, *walk(query, 3, first.next_cursor)]
     assert ids(seen) == ids([*recorded, *arrived])
 
 
@@ -326,15 +319,15 @@ def test_action_paging_while_recording_never_repeats_or_skips(
     query = log.query(ORG, viewer=owner).sort("action")
     seen: list[Entry] = []
     cursor = None
-    step = 0
-    while True:
+    for step in range(50):
         page = query.page(4, after=cursor)
         seen.extend(page.entries)
         rec(log, ALL_KEYS[(step * 11 + 3) % len(ALL_KEYS)])
-        step += 1
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
+    else:
+        pytest.fail("paging does not end")
     assert len(set(ids(seen))) == len(seen)
     assert set(ids(recorded)) <= set(ids(seen))
     keys = [(e.label, int(e.id, 16)) for e in seen]

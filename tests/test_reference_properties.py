@@ -64,8 +64,11 @@ def pages(query: Query, size: int) -> list[tuple[list[str], str | None]]:
 def walk(query: Query, size: int) -> list[Entry]:
     """Every entry of ``query``, page by page."""
     seen: list[Entry] = []
+    cursors: set[str | None] = set()
     cursor: str | None = None
     while True:
+        assert cursor not in cursors, "paging came back to a page it already gave"
+        cursors.add(cursor)
         page = query.page(size, after=cursor)
         seen.extend(page.entries)
         if page.next_cursor is None:
