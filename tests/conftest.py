@@ -1,6 +1,7 @@
 """Shared fixtures: one parametrized store fixture, so every conformance test runs on every store.
 
-Adding a store is one line in ``STORE_URLS``. A store whose module is not importable (not written
+Adding a store (or a configuration of one, such as SQLite without its search index) is one
+line in ``STORE_URLS``. A store whose module is not importable (not written
 yet, or its driver not installed) is left out of the parameters rather than skipped.
 """
 
@@ -21,11 +22,13 @@ from activitylog.stores import SCHEMES, Store
 STORE_URLS: dict[str, Callable[[Path], str]] = {
     "memory": lambda tmp: "memory://",
     "sqlite": lambda tmp: f"sqlite:///{tmp / 'activity.db'}",
+    "sqlite-scan": lambda tmp: f"sqlite:///{tmp / 'activity.db'}?fts=0",
 }
 
 
 def _available(name: str) -> bool:
-    module = SCHEMES.get(name, "").split(":")[0]
+    scheme = STORE_URLS[name](Path("probe")).split("://", 1)[0]
+    module = SCHEMES.get(scheme, "").split(":")[0]
     return bool(module) and importlib.util.find_spec(module) is not None
 
 
