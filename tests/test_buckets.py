@@ -2,6 +2,11 @@
 
 The properties compare :func:`activitylog.query.bucket_range` with the buckets' definitions
 written in terms of local calendar dates, over random instants and random IANA zones.
+
+One subtlety: a few zones (America/Goose_Bay and America/St_Johns until 2011) set their clocks
+back at 00:01, so the wall clock shows yesterday's date again for an hour after a new day has
+begun. A day begins at its first midnight; that repeated hour belongs to the new day. The
+properties therefore use the latest date the wall clock has reached by an instant.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ DST_HEAVY = (
     "America/New_York", "Europe/London", "Australia/Lord_Howe", "America/Santiago",
     "Asia/Tehran", "Pacific/Apia", "America/Havana", "America/Sao_Paulo", "Africa/Casablanca",
     "America/Asuncion", "Asia/Gaza", "Antarctica/Troll", "Pacific/Chatham", "Europe/Dublin",
+    "America/Goose_Bay", "America/St_Johns",
 )
 ALL_ZONES = sorted(available_timezones())
 
@@ -43,6 +49,26 @@ offsets = st.one_of(
 def local_date(instant: datetime, tz: ZoneInfo) -> date:
     """The calendar date of an instant in a zone."""
     return instant.astimezone(tz).date()
+
+
+def date_reached(instant: datetime, tz: ZoneInfo) -> date:
+    """The latest date the zone's wall clock has shown by ``instant``.
+
+    That is the local date, except just after a clock change that crossed midnight backwards:
+    then it is the date shown just before the change (found by bisection).
+    """
+    reached = local_date(instant, tz)
+    offset = instant.astimezone(tz).utcoffset()
+    lo, hi = instant - timedelta(hours=3), instant
+    if lo.astimezone(tz).utcoffset() == offset:
+        return reached
+    while hi - lo > timedelta(microseconds=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(tz).utcoffset() == offset:
+            hi = mid
+        else:
+            lo = mid
+    return max(reached, local_date(hi - timedelta(microseconds=1), tz))
 
 
 def inside(instant: datetime, since: datetime | None, until: datetime | None) -> bool:
@@ -78,29 +104,31 @@ class TestProperties:
              ZoneInfo("America/Santiago"))
     @example(datetime(2011, 12, 31, 12, tzinfo=UTC), timedelta(hours=-11),
              ZoneInfo("Pacific/Apia"))
+    @example(datetime(2009, 11, 1, 16, tzinfo=UTC), timedelta(hours=-12, minutes=-30),
+             ZoneInfo("America/Goose_Bay"))
     def test_today(self, now: datetime, offset: timedelta, tz: ZoneInfo) -> None:
-        """In Today iff the instant's local date is now's local date or later."""
+        """In Today iff the local calendar had reached now's local date by the instant."""
         instant = now + offset
-        expected = local_date(instant, tz) >= local_date(now, tz)
+        expected = date_reached(instant, tz) >= local_date(now, tz)
         assert bucket_at(DateBucket.TODAY, instant, now, tz) == expected
 
     @SETTINGS
     @given(moments, offsets, zones, week_starts)
     def test_this_week(self, now: datetime, offset: timedelta, tz: ZoneInfo, ws: int) -> None:
-        """In This week iff the local date is on or after the local first day of the week."""
+        """In This week iff the local calendar had reached the week's first day."""
         instant = now + offset
         today = local_date(now, tz)
         start = today - timedelta(days=(today.weekday() - ws) % 7)
         assert start.weekday() == ws and start <= today < start + timedelta(days=7)
-        expected = local_date(instant, tz) >= start
+        expected = date_reached(instant, tz) >= start
         assert bucket_at(DateBucket.THIS_WEEK, instant, now, tz, ws) == expected
 
     @SETTINGS
     @given(moments, offsets, zones)
     def test_this_month(self, now: datetime, offset: timedelta, tz: ZoneInfo) -> None:
-        """In This month iff the local date is on or after the 1st of now's local month."""
+        """In This month iff the local calendar had reached the 1st of now's local month."""
         instant = now + offset
-        expected = local_date(instant, tz) >= local_date(now, tz).replace(day=1)
+        expected = date_reached(instant, tz) >= local_date(now, tz).replace(day=1)
         assert bucket_at(DateBucket.THIS_MONTH, instant, now, tz) == expected
 
     @SETTINGS
@@ -171,6 +199,20 @@ class TestExamples:
         """Today starts at the local day's first instant, whatever DST does that day."""
         expected = datetime.fromisoformat(since).replace(tzinfo=UTC)
         assert bucket_range(DateBucket.TODAY, at(now, tz), ZoneInfo(tz)) == (expected, None)
+
+    def test_day_whose_clock_goes_back_across_midnight(self) -> None:
+        """Goose Bay fell back at 00:01 to 23:01: the new day began at its first midnight."""
+        tz = ZoneInfo("America/Goose_Bay")
+        first_midnight = datetime(2009, 11, 1, 3, 0, tzinfo=UTC)  # 00:00 ADT
+        repeated_hour = datetime(2009, 11, 1, 3, 30, tzinfo=UTC)  # wall clock: Oct 31 23:30 AST
+        assert local_date(repeated_hour, tz) == date(2009, 10, 31)
+        noon = datetime(2009, 11, 1, 16, 0, tzinfo=UTC)
+        assert bucket_range(DateBucket.TODAY, noon, tz) == (first_midnight, None)
+        assert bucket_at(DateBucket.TODAY, repeated_hour, noon, tz)
+        # During the repeated hour the wall clock says Oct 31, so Today is Oct 31 again.
+        assert bucket_range(DateBucket.TODAY, repeated_hour, tz) == (
+            datetime(2009, 10, 31, 3, 0, tzinfo=UTC), None,
+        )
 
     def test_apia_skipped_day(self) -> None:
         """Samoa skipped 2011-12-30: a week starting that day starts when Dec 31 began."""
