@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import pickle
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -22,6 +25,7 @@ from activitylog import (
     Page,
     Source,
     Target,
+    Viewer,
 )
 
 NOW = datetime(2024, 5, 15, 12, 0, tzinfo=timezone.utc)
@@ -162,6 +166,50 @@ class TestEntryImmutability:
         given["reason"] = "other"
         given["ids"].append("2")  # type: ignore[attr-defined]
         assert dict(entry.metadata) == {"reason": "duplicate", "ids": ["1"]}
+
+    def test_nested_metadata_read_only(self, log: ActivityLog) -> None:
+        """Lists and objects inside metadata refuse every kind of change."""
+        entry = entry_at(log, NOW, metadata={"ids": ["1"], "by": {"rule": "dedupe"}})
+        ids, by = entry.metadata["ids"], entry.metadata["by"]
+        attempts = [
+            lambda: ids.append("2"), lambda: ids.extend(["2"]), lambda: ids.insert(0, "2"),
+            lambda: ids.pop(), lambda: ids.remove("1"), lambda: ids.clear(),
+            lambda: ids.sort(), lambda: ids.reverse(), lambda: ids.__setitem__(0, "2"),
+            lambda: ids.__delitem__(0), lambda: ids.__iadd__(["2"]), lambda: ids.__imul__(2),
+            lambda: by.__setitem__("rule", "x"), lambda: by.__delitem__("rule"),
+            lambda: by.update(rule="x"), lambda: by.pop("rule"), lambda: by.popitem(),
+            lambda: by.setdefault("new", 1), lambda: by.clear(), lambda: by.__ior__({"a": 1}),
+        ]
+        for attempt in attempts:
+            with pytest.raises(TypeError, match="read-only"):
+                attempt()
+        assert dict(entry.metadata) == {"ids": ["1"], "by": {"rule": "dedupe"}}
+
+    def test_nested_metadata_behaves_as_plain_values(self, log: ActivityLog) -> None:
+        """Frozen nested values equal, encode, copy and pickle like plain lists and dicts."""
+        entry = entry_at(log, NOW, metadata={"ids": ["1", "2"], "by": {"rule": "x"}})
+        ids = entry.metadata["ids"]
+        assert (ids == ["1", "2"], isinstance(ids, list), sorted(ids, reverse=True)) == (
+            True, True, ["2", "1"],
+        )
+        assert json.dumps(dict(entry.metadata)) == '{"ids": ["1", "2"], "by": {"rule": "x"}}'
+        for copied in (copy.deepcopy(ids), pickle.loads(pickle.dumps(ids)), ids.copy()):
+            copied.append("3")
+            assert copied == ["1", "2", "3"]
+        assert type(pickle.loads(pickle.dumps(entry.metadata["by"]))) is dict
+
+    def test_reader_cannot_alter_the_stored_log(self, log: ActivityLog) -> None:
+        """An entry read back cannot be changed in place, so the chain still verifies."""
+        entry_at(log, NOW, metadata={"ids": ["1"]}, changes={"tags": (["a"], ["a", "b"])})
+        owner = Viewer("u1", "acme", "owner")
+        (read,) = log.query("acme", viewer=owner).page().entries
+        for attempt in (lambda: read.metadata["ids"].append("2"),
+                        lambda: read.changes["tags"][1].append("c")):  # type: ignore[index]
+            with pytest.raises(TypeError):
+                attempt()
+        assert (next(log.store.chain("acme")).metadata["ids"], log.verify("acme").ok) == (
+            ["1"], True,
+        )
 
     def test_changes_read_only(self, log: ActivityLog) -> None:
         """Changes are read-only (old, new) pairs."""

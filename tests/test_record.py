@@ -26,6 +26,7 @@ from activitylog import (
     Target,
     UnknownAction,
 )
+from activitylog.log import MAX_NESTING
 from activitylog.stores.base import GENESIS
 
 NOW = datetime(2024, 5, 15, 12, 0, tzinfo=timezone.utc)
@@ -358,6 +359,17 @@ class TestValidation:
         with pytest.raises(MetadataError):
             log.record("lead.created", org_id="acme", actor=ADA, metadata={"deep": value})
         assert nothing_stored(log)
+
+    def test_nesting_limit(self, log: ActivityLog) -> None:
+        """Metadata may nest MAX_NESTING levels deep, and no deeper."""
+        value: Any = "leaf"
+        for _ in range(MAX_NESTING - 1):
+            value = [value]
+        entry = log.record("lead.created", org_id="acme", actor=ADA, metadata={"d": value})
+        assert entry.metadata["d"] == value
+        with pytest.raises(MetadataError, match="nested more than 100 levels"):
+            log.record("lead.created", org_id="acme", actor=ADA, metadata={"d": [value]})
+        assert len(stored(log)) == 1
 
     def test_naive_clock(self) -> None:
         """A clock returning naive datetimes raises NaiveDatetime; nothing is stored."""

@@ -27,6 +27,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_METADATA_BYTES = 64 * 1024
 #: The largest ``changes`` (as compact JSON) one entry may carry.
 MAX_CHANGES_BYTES = 64 * 1024
+#: How many levels of objects and lists metadata or changes may have (the top object is one).
+MAX_NESTING = 100
 
 
 def _utc_now() -> datetime:
@@ -37,21 +39,24 @@ def _check_json_text(value: Any, what: str) -> None:
     # json.dumps turns 1, True and None keys into "1", "true" and "null", silently merging
     # {1: ..., "1": ...}, so object keys must already be strings. NUL is looked for in the
     # values themselves: in the JSON text "\\u0000" may just be an escaped backslash.
-    # Iterative, so nesting depth is no problem here.
-    stack = [value]
+    # Iterative, so any depth can be checked without recursion.
+    stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
                 raise MetadataError(f"{what} contains a NUL character")
-        elif isinstance(item, Mapping):
+            continue
+        if isinstance(item, (Mapping, list, tuple)) and depth >= MAX_NESTING:
+            raise MetadataError(f"{what} is nested more than {MAX_NESTING} levels deep")
+        if isinstance(item, Mapping):
             for key, child in item.items():
                 if not isinstance(key, str):
                     raise MetadataError(f"{what}: keys must be strings, not {key!r}")
-                stack.append(key)
-                stack.append(child)
+                stack.append((key, depth + 1))
+                stack.append((child, depth + 1))
         elif isinstance(item, (list, tuple)):
-            stack.extend(item)
+            stack.extend((child, depth + 1) for child in item)
 
 
 def _json_copy(value: Any, what: str, limit: int) -> Any:

@@ -118,14 +118,52 @@ class ApiKeyRef:
     name: str = attrs.field(validator=_nonempty)
 
 
+def _read_only(self: object, *args: object, **kwargs: object) -> Any:
+    raise TypeError("an entry's metadata and changes are read-only")
+
+
+class _FrozenList(list):  # type: ignore[type-arg]
+    """A list that refuses changes; equal to, JSON-encoded and pickled as a plain list."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+    append = extend = insert = pop = remove = clear = sort = reverse = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (list, (list(self),))
+
+
+class _FrozenDict(dict):  # type: ignore[type-arg]
+    """A dict that refuses changes; equal to, JSON-encoded and pickled as a plain dict."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
+
+
+def _deep_freeze(value: Any) -> Any:
+    # The memory store hands out the very objects it keeps, so a nested list left mutable
+    # would let a reader change the stored log (and break its hash chain).
+    if isinstance(value, dict):
+        return _FrozenDict({k: _deep_freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return _FrozenList(_deep_freeze(v) for v in value)
+    if isinstance(value, tuple):
+        return tuple(_deep_freeze(v) for v in value)
+    return value
+
+
 def _freeze_changes(value: Mapping[str, Any] | None) -> Mapping[str, tuple[Any, Any]] | None:
     if value is None:
         return None
-    return MappingProxyType({k: (v[0], v[1]) for k, v in value.items()})
+    return MappingProxyType({k: (_deep_freeze(v[0]), _deep_freeze(v[1])) for k, v in value.items()})
 
 
 def _freeze_metadata(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value or {}))
+    return MappingProxyType({k: _deep_freeze(v) for k, v in (value or {}).items()})
 
 
 @attrs.frozen(eq=True)
