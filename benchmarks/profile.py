@@ -26,7 +26,7 @@ if __package__ in (None, ""):
 from activitylog import ActivityLog, Role, Viewer, cli
 from benchmarks.workload import generate
 
-OPERATIONS = ("build", "ingest", "record", "page", "verify", "export")
+OPERATIONS = ("build", "ingest", "record", "page", "search", "verify", "export")
 
 
 def profiled(name: str, fn: Callable[[], Any], count: int, sort: str, top: int) -> None:
@@ -50,8 +50,18 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated operations among {', '.join(OPERATIONS)}")
     parser.add_argument("--sort", default="tottime", help="pstats sort key (default tottime)")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--db", type=Path, default=None,
+                        help="profile the reads (page, verify, export) on this existing database "
+                        "instead, for its largest organization")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
+    if args.db is not None:
+        log = ActivityLog.open(f"sqlite:///{args.db.resolve()}")
+        org = max(log.store.org_ids(), key=lambda o: log.store.head(o).seq)  # type: ignore[union-attr]
+        size = log.store.head(org).seq  # type: ignore[union-attr]
+        reads(log, args.db.resolve(), org, size, only, args)
+        log.close()
+        return 0
     wl = generate(args.entries)
     org = wl.largest_org
     size = sum(1 for e in wl.entries if e.org_id == org)
@@ -83,10 +93,24 @@ def main(argv: list[str] | None = None) -> int:
 
             profiled("record(), one per transaction", record, len(calls), args.sort, args.top)
             other.close()
+        reads(log, db, org, size, only, args)
+        log.close()
+    return 0
+
+
+def reads(log: ActivityLog, db: Path, org: str, size: int, only: set[str],
+          args: argparse.Namespace) -> None:  # fmt: skip
+    """Profile the read operations on an organization of ``size`` entries."""
+    with tempfile.TemporaryDirectory(prefix="activitylog-profile-") as tmp:
         q = log.query(org, viewer=Viewer("p", org, Role.OWNER))
         if "page" in only:
             profiled("newest page of 50", lambda: [q.page(50) for _ in range(300)], 300,
                      args.sort, args.top)  # fmt: skip
+        if "search" in only:
+            for text in ("deleted", "li"):
+                sq = q.search(text)
+                profiled(f"search {text!r}, first page", lambda sq=sq: [sq.page(50) for _ in range(50)],
+                         50, args.sort, args.top)  # fmt: skip
         if "verify" in only:
             profiled("verify()", lambda: log.verify(org), size, args.sort, args.top)
         if "export" in only:
@@ -98,8 +122,6 @@ def main(argv: list[str] | None = None) -> int:
                               "--output", str(out)])  # fmt: skip
 
             profiled("export CSV", export, size, args.sort, args.top)
-        log.close()
-    return 0
 
 
 if __name__ == "__main__":

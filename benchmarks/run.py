@@ -620,6 +620,13 @@ def _value(stats: dict[str, float] | None, unit: str) -> str:
     return f"{stats['median']:,.0f}/s ({stats['min']:,.0f}–{stats['max']:,.0f})"
 
 
+def _faster(times: float) -> str:
+    """``times`` = how many times faster ours is, said both ways round."""
+    if times >= 1:
+        return f"ours {times:,.1f}x faster" if times < 10 else f"ours {times:,.0f}x faster"
+    return f"ours {1 / times:,.1f}x slower"
+
+
 def _ratio(stats: dict[str, float] | None) -> str:
     if not stats:
         return ""
@@ -644,7 +651,7 @@ def table(report: dict[str, Any]) -> str:
     for row in rows:
         like = ""
         if "like" in row:
-            like = f"{_value(row['like'], 's')}; ours {row['like_over_ours']['median']:,.0f}x faster"
+            like = f"{_value(row['like'], 's')}; {_faster(row['like_over_ours']['median'])}"
         lines.append(
             f"| {row['name']} | {_value(row['ours'], row['unit'])} | "
             f"{_value(row.get('raw'), row['unit'])} | {_ratio(row.get('ratio'))} | {like} | "
@@ -678,7 +685,7 @@ def peers_table(report: dict[str, Any], peer: dict[str, Any]) -> str:
     ):  # fmt: skip
         best = max(peer[a], peer[b])
         lines.append(f"| {what} | {rate(key):,.0f}/s | {peer[a]:,.0f}/s | {peer[b]:,.0f}/s | "
-                     f"{rate(key) / best:.1f}x faster |")  # fmt: skip
+                     f"{_faster(rate(key) / best)} |")  # fmt: skip
     for what, key, a, b in (
         ("Search a rare name, first page", "search.rare.page", "auditlog_name_search_first_page_s",
          None),
@@ -693,7 +700,7 @@ def peers_table(report: dict[str, Any], peer: dict[str, Any]) -> str:
         theirs = [peer[k]["median"] for k in (a, b) if k]
         cells = [f"{peer[k]['median'] * 1e3:,.1f} ms" if k else "—" for k in (a, b)]
         lines.append(f"| {what} | {mine * 1e3:,.3f} ms | {cells[0]} | {cells[1]} | "
-                     f"{min(theirs) / mine:,.0f}x faster |")  # fmt: skip
+                     f"{_faster(min(theirs) / mine)} |")  # fmt: skip
     lines.append(f"| File size | {report['info']['file']['bytes'] / 1e6:,.0f} MB | "
                  f"{peer['db_bytes'] / 1e6:,.0f} MB (both peers in one file) | | |")  # fmt: skip
     return "\n".join(lines)
