@@ -47,6 +47,7 @@ from activitylog import (
 )
 from activitylog.stores.base import GENESIS, ChainHead
 from activitylog.stores.memory import MemoryStore
+from strategies import record_args
 
 ROOT = Path(__file__).resolve().parent.parent
 ORG = "acme"
@@ -289,6 +290,142 @@ class TestCanonical:
         assert integrity.canonical(entry).decode("utf-8") == canonical_text
         assert HashChain().link(GENESIS, entry) == hashes["sha256"]
         assert HashChain(b"secret").link(GENESIS, entry) == hashes["hmac"]
+
+
+def reference_encoding(entry: Entry) -> bytes:
+    """The canonical encoding exactly as docs/integrity.md defines it, the slow obvious way."""
+    text = json.dumps(
+        integrity.canonical_dict(entry),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=dict,
+    )
+    return text.encode("utf-8")
+
+
+def unchecked(entry: Entry, **values: Any) -> Entry:
+    """A copy of ``entry`` holding ``values`` as they are, past validators and converters (as a
+    store hands back a tampered row, or a caller builds an entry by hand)."""
+    copy = attrs.evolve(entry)
+    for name, value in values.items():
+        object.__setattr__(copy, name, value)
+    return copy
+
+
+class _Text(str):
+    """A str subclass, as an application's own string types are."""
+
+
+class _Instant(datetime):
+    """A datetime subclass, as time-freezing test libraries make."""
+
+
+#: Entries of unusual shapes: each must encode exactly as the reference does, or fail as it does.
+ODD_ENTRIES: dict[str, Callable[[Entry], Entry]] = {
+    "text subclass": lambda e: unchecked(e, description=_Text("plain"), label=_Text("L")),
+    "enum as text": lambda e: unchecked(e, action=Kind.DELETE),
+    "number as text": lambda e: unchecked(e, description=5),
+    "bytes as text": lambda e: unchecked(e, category=b"Leads"),
+    "None as text": lambda e: unchecked(e, action=None),
+    "plain kind": lambda e: unchecked(e, kind="create"),
+    "plain source": lambda e: unchecked(e, source="api"),
+    "plain actor kind": lambda e: unchecked(e, actor=unchecked(e.actor, kind="user")),
+    "no actor": lambda e: unchecked(e, actor=None),
+    "odd avatar": lambda e: unchecked(e, actor=unchecked(e.actor, avatar_url=7)),
+    "odd api key": lambda e: unchecked(e, api_key=unchecked(ApiKeyRef("k", "K"), id=None)),
+    "odd target": lambda e: unchecked(e, target=unchecked(Target("t", "1"), label=1.5)),
+    "api key as dict": lambda e: unchecked(e, api_key={"id": "k", "name": "K"}),
+    "changes of lists": lambda e: unchecked(e, changes={"s": ["a", "b"]}),
+    "changes of three": lambda e: unchecked(e, changes={"s": ("a", "b", "c")}),
+    "changes of text": lambda e: unchecked(e, changes={"s": "ab"}),
+    "changes as list": lambda e: unchecked(e, changes=[("s", ("a", "b"))]),
+    "metadata as dict": lambda e: unchecked(e, metadata={"b": 1, "a": {"d": [], "c": None}}),
+    "metadata as list": lambda e: unchecked(e, metadata=[("a", 1)]),
+    "metadata NaN": lambda e: unchecked(e, metadata={"x": float("nan")}),
+    "metadata bytes": lambda e: unchecked(e, metadata={"x": b"1"}),
+    "metadata int keys": lambda e: unchecked(e, metadata={1: "a", 2: "b"}),
+    "metadata mixed keys": lambda e: unchecked(e, metadata={1: "a", "b": "c"}),
+    "metadata tuple": lambda e: unchecked(e, metadata={"x": (1, 2)}),
+    "surrogate text": lambda e: unchecked(e, description="a\ud800"),
+    "naive time": lambda e: unchecked(e, occurred_at=datetime(2024, 1, 1)),
+    "zoned time": lambda e: unchecked(
+        e, occurred_at=e.occurred_at.astimezone(timezone(timedelta(hours=-3)))
+    ),
+    "time subclass": lambda e: unchecked(
+        e, occurred_at=_Instant(2024, 1, 1, 12, 0, 0, 5, tzinfo=timezone.utc)
+    ),
+    "year 5": lambda e: unchecked(e, occurred_at=datetime(5, 1, 1, tzinfo=timezone.utc)),
+    "time as number": lambda e: unchecked(e, occurred_at=1_700_000_000),
+    "id as number": lambda e: unchecked(e, id=12),
+}
+
+
+class TestFastEncoding:
+    @settings(max_examples=150, deadline=None)
+    @given(args=record_args())
+    def test_recorded_entries_encode_as_the_reference(self, args: dict[str, Any]) -> None:
+        """canonical() of any entry record() can make is the documented json.dumps encoding."""
+        fields = dict(args)
+        entry = ActivityLog().build(fields.pop("action"), **fields)
+        assert integrity.canonical(entry) == reference_encoding(entry)
+        stored = attrs.evolve(entry, seq=1, prev_hash=GENESIS)
+        assert integrity.canonical(stored) == reference_encoding(entry)
+
+    @pytest.mark.parametrize("shape", sorted(ODD_ENTRIES))
+    def test_unusual_entries_encode_or_fail_as_the_reference(self, shape: str) -> None:
+        """An entry of an unusual shape encodes to the reference's bytes, or raises its error."""
+        entry = ODD_ENTRIES[shape](vector_entry())
+        try:
+            expected: bytes | type[BaseException] = reference_encoding(entry)
+        except Exception as exc:  # noqa: BLE001 - the reference's error is the expectation
+            expected = type(exc)
+        if isinstance(expected, bytes):
+            assert integrity.canonical(entry) == expected
+            assert HashChain().link(GENESIS, entry) == hashlib.sha256(
+                GENESIS.encode() + b"\n" + expected
+            ).hexdigest()
+        else:
+            with pytest.raises(expected):
+                integrity.canonical(entry)
+
+    def test_enum_members_encode_as_their_values(self) -> None:
+        """Kind, Source and ActorKind members are text holding exactly their values."""
+        for member in [*Kind, *Source, *ActorKind]:
+            assert json.dumps(member) == json.dumps(member.value)
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        micros=st.one_of(
+            st.integers(0, integrity._MAX_MICROS),
+            st.integers(-(10**15), 10**17),
+            st.sampled_from([0, 86_399_999_999, 86_400_000_000, integrity._MAX_MICROS]),
+        )
+    )
+    def test_timestamps_from_microseconds_match_datetimes(self, micros: int) -> None:
+        """The timestamp written from a microsecond count is the one written from its datetime."""
+        moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
+        assert integrity._micros_timestamp(micros) == integrity._timestamp(moment)
+
+    @settings(max_examples=100, deadline=None)
+    @given(args=record_args())
+    def test_plain_values_encode_as_the_entry(self, args: dict[str, Any]) -> None:
+        """fields_text() of an entry's values in RECORD_FIELDS order is its canonical text."""
+        fields = dict(args)
+        e = ActivityLog().build(fields.pop("action"), **fields)
+        key, target = e.api_key, e.target
+        values = (
+            e.id, e.org_id, e.action, e.label, e.category, e.kind.value, e.actor.id,
+            e.actor.name, e.actor.avatar_url, e.actor.kind.value, e.description,
+            (e.occurred_at - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1),
+            e.source.value, key and key.id, key and key.name, target and target.type,
+            target and target.id, target and target.label,
+            None if e.changes is None else {k: list(v) for k, v in e.changes.items()},
+            dict(e.metadata), e.idempotency_key,
+        )  # fmt: skip
+        assert len(values) == len(integrity.RECORD_FIELDS)
+        assert integrity.fields_text(values).encode("utf-8") == reference_encoding(e)
 
 
 def vector_entry() -> Entry:
