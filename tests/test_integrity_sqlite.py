@@ -441,22 +441,25 @@ def test_threads_appending_never_fork_the_chain(tmp_path: Path) -> None:
     assert_one_chain(path, expected)
 
 
-def test_appends_while_verifying_are_not_damage(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stream", ["chain_records", "chain"])
+def test_appends_while_verifying_are_not_damage(tmp_path: Path, stream: str) -> None:
     """Entries another connection appends while verify() streams the file are never reported."""
     path = tmp_path / "busy.db"
     reader = ActivityLog.open(url(path), integrity_key=KEY)
     writer = ActivityLog.open(url(path), integrity_key=KEY)
     writer.record_many(records(1200))
     store = reader.store
-    streamed = store.chain
+    streamed = getattr(store, stream)
 
-    def chain_with_writes(org_id: str, after_seq: int = 0) -> Iterator[Any]:
-        for n, entry in enumerate(streamed(org_id, after_seq), 1):
+    def with_writes(org_id: str, after_seq: int = 0) -> Iterator[Any]:
+        for n, item in enumerate(streamed(org_id, after_seq), 1):
             if n % 300 == 0:
                 writer.record_many(records(4, ORG, 10_000 + n))
-            yield entry
+            yield item
 
-    store.chain = chain_with_writes  # type: ignore[method-assign]
+    setattr(store, stream, with_writes)
+    if stream == "chain":
+        store.chain_records = None  # type: ignore[attr-defined]  # verify() reads entries
     result = reader.verify(ORG)
     writer.close()
     reader.close()

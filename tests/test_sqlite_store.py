@@ -13,8 +13,9 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, suppress
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from activitylog import (
     SchemaError,
     StoreError,
     Target,
+    integrity,
     open_store,
 )
 from activitylog.integrity import verify
@@ -771,6 +773,118 @@ class TestRoundTrip:
         assert rows[2].actor.name == "" and rows[2].kind == "x"
         report = verify(store, "acme", CHAIN)
         assert not report.ok and report.seq == 2
+
+
+def shape(value: Any) -> Any:
+    """``value`` with the type of every part spelled out, so that equal-but-different values
+    (a tuple and a list, a dict and a read-only mapping, an enum and its text) compare unequal."""
+    if attrs.has(type(value)):
+        return (type(value), tuple((f.name, shape(getattr(value, f.name))) for f in attrs.fields(type(value))))
+    if isinstance(value, Mapping):
+        return (type(value), tuple((k, shape(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (type(value), tuple(shape(v) for v in value))
+    return (type(value), value)
+
+
+def stored_rows(db: Path) -> list[tuple[Any, ...]]:
+    """Every entry row as the store selects it, in chain order."""
+    with closing(raw(db)) as conn:
+        return conn.execute(
+            f"SELECT {sqlite_module._COLUMNS}, o.org_id FROM {schema.ENTRIES} e "
+            "JOIN activitylog_orgs o ON o.code = e.org ORDER BY e.org, e.seq"
+        ).fetchall()
+
+
+def assert_read_like_the_constructors(db: Path) -> None:
+    """Each row reads back as the validating constructors build it, and its chain record holds
+    the canonical text of that entry (or the entry itself)."""
+    for *row, org_id in stored_rows(db):
+        fast = sqlite_module._entry(row, org_id)
+        checked = sqlite_module._checked_entry(row, org_id)
+        assert shape(fast) == shape(checked)
+        seq, prev_hash, hash_, content = sqlite_module._record(row, org_id)
+        assert (seq, prev_hash, hash_) == (checked.seq, checked.prev_hash, checked.hash)
+        if type(content) is tuple:
+            assert encoded(integrity.fields_text, content) == encoded(
+                integrity._canonical_text, checked
+            )
+        else:
+            assert shape(content) == shape(checked)
+
+
+def encoded(encode: Any, value: Any) -> str:
+    """The canonical text of ``value``, or ``"unencodable"`` where verification finds none."""
+    try:
+        text: str = encode(value)
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        return "unencodable"
+    return text
+
+
+#: Edits to one stored row: values no entry holds, and values that only some paths accept.
+ROW_EDITS = [
+    "kind = 'bogus'", "source = 'fax'", "actor_kind = 'robot'", "actor_name = ''",
+    "actor_name = '   '", "actor_id = 'a' || char(0) || 'b'", "actor_avatar_url = ''",
+    "actor_avatar_url = 'x' || char(0)", "actor_id = x'41'", "description = x'00ff'",
+    "action = x'41'", "label = 5", "idempotency_key = x'00'",
+    "api_key_id = NULL, api_key_name = 'k'", "api_key_id = 'k', api_key_name = NULL",
+    "api_key_id = 'k', api_key_name = ' '",
+    "target_type = NULL, target_id = '1', target_label = NULL",
+    "target_type = 'lead', target_id = NULL", "target_label = char(0)",
+    "target_type = NULL, target_id = NULL, target_label = 'x'",
+    "changes = 'null'", "changes = '[]'", """changes = '{"a":[1,2,3]}'""",
+    """changes = '{"a":"xy"}'""", """changes = '{"a":[1]}'""", "changes = 'oops'",
+    """changes = '{"a":{"0":1,"1":2}}'""", "changes = x'7b7d'",
+    "metadata = '[]'", "metadata = 'null'", "metadata = '5'", """metadata = '"ab"'""",
+    """metadata = '[["a",1]]'""", "metadata = 'oops'", """metadata = '{"x":NaN}'""",
+    "metadata = x'7b7d'", "occurred_at = 'yesterday'", "occurred_at = -1",
+    "occurred_at = 1e20", "occurred_at = 253402300800000000", "id = -5",
+    "seq = 'x'", "hash = NULL", "prev_hash = 'zz'",
+]  # fmt: skip
+
+
+class TestReadingRows:
+    """Rows are read without re-running validation, yet exactly as validation would read them."""
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(batch=record_batches(max_size=15))
+    def test_recorded_rows_read_like_the_constructors(
+        self, tmp_path_factory: pytest.TempPathFactory, batch: list[dict[str, Any]]
+    ):
+        """Entries of any shape record() makes read back as the validating path builds them."""
+        db = tmp_path_factory.mktemp("rows") / "activity.db"
+        with SQLiteStore(db) as store:
+            store.append(build_entries(batch), CHAIN)
+        assert_read_like_the_constructors(db)
+
+    @pytest.mark.parametrize("edit", ROW_EDITS)
+    def test_edited_rows_read_and_verify_like_the_constructors(self, db: Path, edit: str):
+        """A row edited behind the store's back reads as the validating path reads it, and
+        verifying through chain records reports what verifying entries reports."""
+        with SQLiteStore(db) as store:
+            log = ActivityLog(store, clock=Ticker())
+            log.record_many(
+                [
+                    {"action": "lead.status_changed", "org_id": "acme", "actor": ADA,
+                     "target": Target("lead", 7, "Acme"), "changes": {"status": ["a", "b"]},
+                     "metadata": {"n": 1}, "api_key": ApiKeyRef("k1", "CI")},
+                    {"action": "lead.created", "org_id": "acme", "actor": ADA,
+                     "idempotency_key": "op-1"},
+                    {"action": "lead.deleted", "org_id": "acme", "actor": ADA},
+                ] * 2
+            )  # fmt: skip
+        with closing(raw(db)) as conn:
+            conn.execute("DROP TRIGGER activitylog_entries_no_update")
+            for seq in (1, 2, 3):
+                with suppress(sqlite3.IntegrityError):
+                    conn.execute(f"UPDATE {schema.ENTRIES} SET {edit} WHERE seq = ?", (seq,))
+        assert_read_like_the_constructors(db)
+        with SQLiteStore(db) as store:
+            by_records = verify(store, "acme", CHAIN)
+            store.chain_records = None  # type: ignore[assignment,method-assign]
+            by_entries = verify(store, "acme", CHAIN)
+        assert by_records == by_entries
 
 
 def build_entries(batch: list[dict[str, Any]]) -> list[Entry]:
