@@ -3,9 +3,9 @@
 The properties compare :func:`activitylog.query.bucket_range` with the buckets' definitions
 written in terms of local calendar dates, over random instants and random IANA zones.
 
-One subtlety: a few zones (America/Goose_Bay and America/St_Johns until 2011) set their clocks
-back at 00:01, so the wall clock shows yesterday's date again for an hour after a new day has
-begun. A day begins at its first midnight; that repeated hour belongs to the new day. The
+One subtlety: a few zones (America/Goose_Bay, America/St_Johns and America/Moncton until 2006-2011)
+set their clocks back at 00:01, so the wall clock shows yesterday's date again for an hour after a
+new day has begun. A day begins at its first midnight; that repeated hour belongs to the new day. The
 properties therefore use the latest date the wall clock has reached by an instant.
 """
 
@@ -28,7 +28,7 @@ DST_HEAVY = (
     "America/New_York", "Europe/London", "Australia/Lord_Howe", "America/Santiago",
     "Asia/Tehran", "Pacific/Apia", "America/Havana", "America/Sao_Paulo", "Africa/Casablanca",
     "America/Asuncion", "Asia/Gaza", "Antarctica/Troll", "Pacific/Chatham", "Europe/Dublin",
-    "America/Goose_Bay", "America/St_Johns",
+    "America/Goose_Bay", "America/St_Johns", "America/Moncton", "Antarctica/Casey",
 )
 ALL_ZONES = sorted(available_timezones())
 
