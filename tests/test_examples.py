@@ -119,6 +119,6 @@ class TestService:
         assert entries[0].target is not None and entries[0].target.label == "Grace"
         assert entries[1].changes == {"assignee": (None, "Marcus Chen")}
         assert entries[2].description == (
-            "Olivia Bennett changed the status of 1 lead status from none to Won"
+            "Olivia Bennett changed the status of 1 lead (status from none to Won)"
         )
         assert entries[3].description == "Olivia Bennett updated the subscription seats from 1 to 5"

@@ -338,7 +338,11 @@ class TestDescribe:
             "task.bulk_status_changed", metadata={"count": 4},
             changes={"status": ("Pending", "Completed")},
         )
-        assert text == "Ada Lovelace changed the status of 4 tasks status from Pending to Completed"
+        assert text == (
+            "Ada Lovelace changed the status of 4 tasks (status from Pending to Completed)"
+        )
+        without = self.describe("task.bulk_status_changed", metadata={"count": 4})
+        assert without == "Ada Lovelace changed the status of 4 tasks"
 
     def test_missing_target(self) -> None:
         """Without a target the sentence simply ends, with no dangling space or quotes."""

@@ -16,6 +16,7 @@ from .errors import (
     ActivityLogError,
     ConfigurationError,
     DuplicateAction,
+    InvalidAction,
     InvalidCursor,
     InvalidEntry,
     InvalidQuery,
@@ -30,7 +31,7 @@ from .errors import (
     UnknownCategory,
 )
 from .integrity import Checkpoint, HashChain, Problem, VerifyReport
-from .log import MAX_CHANGES_BYTES, MAX_METADATA_BYTES, ActivityLog, Call
+from .log import MAX_CHANGES_BYTES, MAX_METADATA_BYTES, MAX_NESTING, ActivityLog, Call
 from .models import Actor, ActorKind, ApiKeyRef, Entry, Kind, Page, Source, Target
 from .query import DateBucket, Query
 from .registry import ActionRegistry, ActionType
@@ -41,6 +42,7 @@ __version__ = "0.1.0"
 __all__ = [
     "MAX_CHANGES_BYTES",
     "MAX_METADATA_BYTES",
+    "MAX_NESTING",
     "ActionRegistry",
     "ActionType",
     "ActivityLog",
@@ -55,6 +57,7 @@ __all__ = [
     "DuplicateAction",
     "Entry",
     "HashChain",
+    "InvalidAction",
     "InvalidCursor",
     "InvalidEntry",
     "InvalidQuery",

@@ -468,11 +468,15 @@ class ActivityLog:
         return verify(self.store, org_id, self._chain(), since)
 
     def checkpoint(self, org_id: str) -> Checkpoint:
-        """The current head of an organization's chain, to store somewhere safe."""
+        """The current head of an organization's chain, to store somewhere safe.
+
+        Take it after a clean :meth:`verify`, so that it vouches for a chain known to be intact.
+        """
+        self._chain()  # without a chain there is nothing a checkpoint could vouch for
         head = self.store.head(org_id)
         if head is None:
             return Checkpoint(org_id, 0, GENESIS, self.clock())
-        return Checkpoint(org_id, head.seq, head.hash or "", self.clock())
+        return Checkpoint(org_id, head.seq, head.hash or GENESIS, self.clock())
 
 
 _LOG_OPTIONS = frozenset({"registry", "clock", "integrity_key", "policy", "integrity"})
