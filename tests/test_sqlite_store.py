@@ -1012,3 +1012,81 @@ class TestSearchIndex:
         finally:
             for store in stores:
                 store.close()
+
+    def test_an_index_of_whole_haystacks_answers_alongside_new_rows(self, tmp_path: Path):
+        """A search index holding whole haystacks (as files written before indexed distinct
+        words) answers like the reference once new rows of distinct words join it."""
+        path = tmp_path / "mixed.db"
+        names = ["Ada Lovelace", "Li", 'Zoë "Z" O\'Brien', "Straße 😀", "oﬃce ﬁle"]
+        log = ActivityLog(clock=Ticker())
+        entries = [
+            log.build(action, org_id="acme", actor=Actor(f"u{i}", name),
+                      target=Target("lead", str(i), "Lead “Acme”"))
+            for i, (name, action) in enumerate(
+                (n, a) for n in names for a in ("lead.deleted", "member.invited", "task.created")
+            )
+        ]  # fmt: skip
+        with SQLiteStore(path, fts=False) as store:
+            store.append(entries[:8], CHAIN)
+        with closing(raw(path)) as conn:
+            conn.execute("BEGIN")
+            for statement in schema._split(schema._SEARCH_INDEX):
+                conn.execute(statement)
+            conn.create_function("activitylog_token", 1, schema.token)
+            conn.execute(
+                "INSERT OR IGNORE INTO activitylog_categories (name) "
+                "SELECT DISTINCT category FROM activitylog_counts"
+            )
+            conn.execute(
+                f"INSERT INTO {schema.SEARCH} (rowid, org, category, haystack) "
+                "SELECT e.id, activitylog_token(e.org), activitylog_token(c.code), "
+                f"e.haystack || char(10) FROM {schema.ENTRIES} e "
+                "JOIN activitylog_categories c ON c.name = e.category"
+            )
+            conn.execute("COMMIT")
+        reference = MemoryStore()
+        reference.append(entries, CHAIN)
+        with SQLiteStore(path) as store:
+            assert store.searches_with_index
+            store.append(entries[8:], CHAIN)
+            for word in [*SEARCH_WORDS, "lovelace", "o'brien", "acme”", "d\nl", "“acme"]:
+                spec = QuerySpec("acme", terms=tuple(word.casefold().split()))
+                assert (store.page(spec), store.count(spec)) == (
+                    reference.page(spec),
+                    reference.count(spec),
+                ), word
+
+
+class TestSearchText:
+    """What the search index holds, and how the index is set up."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        text=st.text(st.characters(exclude_categories=("Cs",)), max_size=40),
+        word=st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=4),
+    )
+    def test_a_word_is_in_the_haystack_exactly_when_in_the_index_text(self, text: str, word: str):
+        """Distinct words joined by newlines hold every whitespace-free word of the haystack,
+        and every occurrence of one is followed by a character (so starts a trigram)."""
+        indexed = schema.search_text(text)
+        for term in word.split():
+            assert (term in text) == (term in indexed)
+            at = indexed.find(term)
+            assert at < 0 or at + len(term) < len(indexed)
+
+    def test_new_indexes_buffer_sixteen_mebibytes(self, store: SQLiteStore, db: Path):
+        """A new search index collects 16 MiB of index data before writing a segment."""
+        with closing(raw(db)) as conn:
+            config = dict(conn.execute(f"SELECT k, v FROM {schema.SEARCH}_config").fetchall())
+        assert config["hashsize"] == schema.HASHSIZE == 16 * 1024 * 1024
+        assert config["automerge"] == 8
+
+    def test_only_the_writer_gets_a_larger_page_cache(self, store: SQLiteStore):
+        """The writing connection caches 8 MiB of pages; readers keep SQLite's default."""
+        record(ActivityLog(store, clock=Ticker()), 1)
+        assert store.page(QuerySpec("acme"))
+        assert store._writer is not None
+        assert store._writer.execute("PRAGMA cache_size").fetchone()[0] == -8192
+        with closing(sqlite3.connect(":memory:")) as plain:
+            default = plain.execute("PRAGMA cache_size").fetchone()[0]
+        assert store._pool and store._pool[0].execute("PRAGMA cache_size").fetchone()[0] == default

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import os
 import sqlite3
 import threading
@@ -46,6 +47,10 @@ SCAN_BELOW = 3000
 SORT_MATCHES_BELOW = 5000
 LABEL_WALK = 4000
 _ID_BATCH = 500
+#: Page cache of the writing connection, in KiB (SQLite's default is 2,000): bulk appends,
+#: which touch every index of every organization in a batch, measured 9% faster with 8 MiB.
+#: Readers keep the default, which scanned faster than larger caches.
+WRITER_CACHE_KIB = 8192
 #: SQLite's integer range; ids and cursor keys beyond it are compared as the reference does.
 _MAX_INT = 2**63 - 1
 _MIN_INT = -(2**63)
@@ -65,7 +70,36 @@ _INSERT_ENTRY = (
 _INSERT_SEARCH = f"INSERT INTO {schema.SEARCH} (rowid, org, category, haystack) VALUES (?, ?, ?, ?)"
 _OPTIONS = frozenset({"synchronous", "busy_timeout", "fts", "connection"})
 
-_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=dict).encode
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=dict)
+
+
+def _compact_json() -> Callable[[Any], str]:
+    """``_JSON.encode`` (compact, keys in insertion order) through one C encoder made once.
+
+    ``JSONEncoder.encode`` makes a new C encoder at every call, a good part of the cost for
+    the small values of ``changes`` and ``metadata``. Stored values are JSON round-trip copies,
+    so they cannot be circular and the circularity check is left out; a value that is not JSON
+    fails the same way (and a cycle with RecursionError, reported as MetadataError below).
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _JSON.encode
+    try:
+        chunks = make(None, dict, json.encoder.encode_basestring, None, ":", ",", False, False,
+                      True)  # fmt: skip
+
+        def encode(value: Any) -> str:
+            return "".join(chunks(value, 0))
+
+        sample = {"b": [1, 2.5, None, True, "é\n\""], "a": {"x": float("inf")}}
+        if encode(sample) == _JSON.encode(sample):
+            return encode
+    except (TypeError, ValueError):  # a C encoder with another signature
+        pass
+    return _JSON.encode
+
+
+_json = _compact_json()
 
 
 def _fts_string(text: str) -> str:
@@ -73,42 +107,39 @@ def _fts_string(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-@attrs.frozen
-class _Static:
-    """The columns of an entry that do not depend on its place in the log."""
-
-    number: int
-    values: tuple[Any, ...]
-    haystack: str
+#: The columns of an entry that do not depend on its place in the log: its id as an integer,
+#: the row's values from ``action`` to ``idempotency_key``, and its search haystack.
+_Static = tuple[int, tuple[Any, ...], str]
 
 
 def _static(entry: Entry) -> _Static:
     moment = entry.occurred_at
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidEntry(f"entry {entry.id}: occurred_at must be timezone-aware")
+    changes = entry.changes
     try:
-        changes = (
-            None
-            if entry.changes is None
-            else _json({k: [old, new] for k, (old, new) in entry.changes.items()})
+        changes_text = (
+            None if changes is None else _json({k: [old, new] for k, (old, new) in changes.items()})
         )
-        metadata = _json(dict(entry.metadata)) if entry.metadata else "{}"
-    except (TypeError, ValueError) as exc:
+        metadata = entry.metadata
+        metadata_text = _json(metadata) if metadata else "{}"
+    except (TypeError, ValueError, RecursionError) as exc:
         raise MetadataError(f"entry {entry.id}: metadata and changes must be JSON: {exc}") from None
-    number = ids.decode(entry.id)
     actor, key, target = entry.actor, entry.api_key, entry.target
-    return _Static(
-        number,
+    description, label = entry.description, entry.label
+    actor_name = actor.name
+    return (
+        ids.decode(entry.id),
         (
             entry.action,
-            entry.label,
+            label,
             entry.category,
             entry.kind.value,
             actor.id,
-            actor.name,
+            actor_name,
             actor.avatar_url,
             actor.kind.value,
-            entry.description,
+            description,
             ids.to_micros(moment),
             entry.source.value,
             None if key is None else key.id,
@@ -116,15 +147,16 @@ def _static(entry: Entry) -> _Static:
             None if target is None else target.type,
             None if target is None else target.id,
             None if target is None else target.label,
-            changes,
-            metadata,
+            changes_text,
+            metadata_text,
             entry.idempotency_key,
         ),
-        search.entry_haystack(entry),
+        search.haystack(label, description, actor_name),
     )
 
 
 _ENTRY_FIELDS = tuple(field.name for field in attrs.fields(Entry))
+_entry_values = operator.attrgetter(*_ENTRY_FIELDS)
 
 
 def _placed(entry: Entry, id_: str, seq: int, prev_hash: str) -> Entry:
@@ -135,9 +167,27 @@ def _placed(entry: Entry, id_: str, seq: int, prev_hash: str) -> Entry:
     """
     if type(entry) is not Entry:
         return attrs.evolve(entry, id=id_, seq=seq, prev_hash=prev_hash, hash=None)
-    values = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
-    values.update(id=id_, seq=seq, prev_hash=prev_hash, hash=None)
-    placed: Entry = _raw(Entry, **values)
+    (_, org_id, action, label, category, kind, actor, description, occurred_at, source, api_key,
+     target, changes, metadata, idempotency_key, _, _, _) = _entry_values(entry)  # fmt: skip
+    placed = object.__new__(Entry)
+    _set_id(placed, id_)
+    _set_org_id(placed, org_id)
+    _set_action(placed, action)
+    _set_label(placed, label)
+    _set_category(placed, category)
+    _set_kind(placed, kind)
+    _set_actor(placed, actor)
+    _set_description(placed, description)
+    _set_occurred_at(placed, occurred_at)
+    _set_source(placed, source)
+    _set_api_key(placed, api_key)
+    _set_target(placed, target)
+    _set_changes(placed, changes)
+    _set_metadata(placed, metadata)
+    _set_idempotency_key(placed, idempotency_key)
+    _set_seq(placed, seq)
+    _set_prev_hash(placed, prev_hash)
+    _set_hash(placed, None)
     return placed
 
 
@@ -600,7 +650,7 @@ class SQLiteStore:
 
     # -- connections ------------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, writer: bool = False) -> sqlite3.Connection:
         assert self._path is not None
         try:
             conn = sqlite3.connect(
@@ -614,6 +664,8 @@ class SQLiteStore:
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            if writer:
+                conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
         except sqlite3.Error as exc:
             conn.close()
             if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
@@ -682,7 +734,7 @@ class SQLiteStore:
             with self._lock:
                 self._check_open()
                 if self._writer is None:
-                    self._writer = self._connect()
+                    self._writer = self._connect(writer=True)
                 conn = self._writer
             with _transaction(conn, nested=False):
                 yield conn
@@ -719,7 +771,7 @@ class SQLiteStore:
     # -- schema -----------------------------------------------------------------------------
 
     def _open(self, fts: bool | None) -> None:
-        conn = self._single if self._single is not None else self._connect()
+        conn = self._single if self._single is not None else self._connect(writer=True)
         if self._single is None:
             self._writer = conn
         owned_file = not self._host
@@ -846,57 +898,66 @@ class SQLiteStore:
         cursor = self._cursor(conn)
         indexed = self._layout.search_index
         taken, checked = self._taken_ids(cursor, statics)
-        heads: dict[str, tuple[int, int, str | None]] = {}  # org_id -> (code, seq, hash)
+        heads: dict[str, list[Any]] = {}  # org_id -> [code, seq, hash, search-index token]
+        category_tokens: dict[str, str] = {}
         keys: dict[tuple[str, str], Entry] = {}
         new_ids: set[int] = set()
         rows: list[tuple[Any, ...]] = []
         search_rows: list[tuple[int, str, str, str]] = []
         counts: Counter[tuple[int, str]] = Counter()
         result: list[Entry] = []
-        for entry, static in zip(batch, statics, strict=True):
+        link = None if chain is None else chain.link
+        for entry, (number, values, haystack) in zip(batch, statics, strict=True):
             org_id = entry.org_id
             head = heads.get(org_id)
             if head is None:
-                head = self._head_for_write(cursor, org_id, new_orgs)
-                heads[org_id] = head
-            code, seq, prev = head
-            if entry.idempotency_key is not None:
-                key = (org_id, entry.idempotency_key)
+                code, seq, hash_ = self._head_for_write(cursor, org_id, new_orgs)
+                head = heads[org_id] = [code, seq, hash_, schema.token(code) if indexed else ""]
+            code = head[0]
+            idempotency_key = entry.idempotency_key
+            if idempotency_key is not None:
+                key = (org_id, idempotency_key)
                 seen = keys.get(key) or self._stored_by_key(cursor, code, key)
                 if seen is not None:
                     result.append(seen)
                     continue
-            number = static.number
-            while number in new_ids or self._id_taken(cursor, number, taken, checked):
+            wanted = number
+            while (
+                number in new_ids
+                or number in taken
+                or (number not in checked and self._id_taken(cursor, number, taken, checked))
+            ):
                 number += 1
                 if number % ids.SEQ_LIMIT == 0:
                     raise InvalidEntry(
                         f"more than {ids.SEQ_LIMIT} entries share the instant "
                         f"{entry.occurred_at.isoformat()}"
                     )
-            prev_hash = GENESIS if prev is None else prev
+            seq = head[1] + 1
+            prev_hash = GENESIS if head[2] is None else head[2]
             stored = _placed(
-                entry,
-                entry.id if number == static.number else ids.encode(number),
-                seq + 1,
-                prev_hash,
+                entry, entry.id if number == wanted else ids.encode(number), seq, prev_hash
             )
-            if chain is not None:
+            hash_ = None
+            if link is not None:
                 # ``stored`` is still private to this call: completing it in place saves a copy.
-                object.__setattr__(stored, "hash", chain.link(prev_hash, stored))
-            heads[org_id] = (code, seq + 1, stored.hash)
+                hash_ = link(prev_hash, stored)
+                _set_hash(stored, hash_)
+            head[1] = seq
+            head[2] = hash_
             new_ids.add(number)
-            rows.append((number, code, seq + 1, *static.values, prev_hash, stored.hash,
-                         static.haystack))  # fmt: skip
+            rows.append((number, code, seq, *values, prev_hash, hash_, haystack))
+            category = entry.category
             if indexed:
-                category = self._category_code(conn, entry.category, new_categories)
-                assert category is not None
-                search_rows.append(
-                    (number, schema.token(code), schema.token(category), static.haystack + "\n")
-                )
-            counts[(code, entry.category)] += 1
-            if entry.idempotency_key is not None:
-                keys[(org_id, entry.idempotency_key)] = stored
+                token = category_tokens.get(category)
+                if token is None:
+                    category_code = self._category_code(conn, category, new_categories)
+                    assert category_code is not None
+                    token = category_tokens[category] = schema.token(category_code)
+                search_rows.append((number, head[3], token, schema.search_text(haystack)))
+            counts[(code, category)] += 1
+            if idempotency_key is not None:
+                keys[(org_id, idempotency_key)] = stored
             result.append(stored)
         if rows:
             cursor.executemany(_INSERT_ENTRY, rows)
@@ -909,7 +970,7 @@ class SQLiteStore:
             )
             cursor.executemany(
                 "UPDATE activitylog_orgs SET head_seq = ?, head_hash = ? WHERE code = ?",
-                [(seq, hash_, code) for code, seq, hash_ in heads.values()],
+                [(seq, hash_, code) for code, seq, hash_, _ in heads.values()],
             )
         return result
 
@@ -945,7 +1006,7 @@ class SQLiteStore:
         self, cursor: sqlite3.Cursor, statics: list[_Static]
     ) -> tuple[set[int], set[int]]:
         """Which of the batch's ids are already stored (and the set that was checked)."""
-        wanted = sorted({static.number for static in statics})
+        wanted = sorted({static[0] for static in statics})
         taken: set[int] = set()
         for start in range(0, len(wanted), _ID_BATCH):
             chunk = wanted[start : start + _ID_BATCH]
