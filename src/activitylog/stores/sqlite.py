@@ -68,6 +68,16 @@ _INSERT_ENTRY = (
     "prev_hash, hash, haystack) VALUES (" + ", ".join("?" * 25) + ")"
 )
 _INSERT_SEARCH = f"INSERT INTO {schema.SEARCH} (rowid, org, category, haystack) VALUES (?, ?, ?, ?)"
+_UPSERT_COUNT = (
+    "INSERT INTO activitylog_counts (org, category, n) VALUES (?, ?, ?) "
+    "ON CONFLICT (org, category) DO UPDATE SET n = n + excluded.n"
+)
+_UPDATE_HEAD = "UPDATE activitylog_orgs SET head_seq = ?, head_hash = ? WHERE code = ?"
+_START = (
+    "SELECT (SELECT schema_version FROM pragma_schema_version), o.code, o.head_seq, "
+    f"o.head_hash, EXISTS (SELECT 1 FROM {schema.ENTRIES} WHERE id = ?) "
+    "FROM (SELECT 1) LEFT JOIN activitylog_orgs o ON o.org_id = ?"
+)
 _OPTIONS = frozenset({"synchronous", "busy_timeout", "fts", "connection"})
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=dict)
@@ -717,28 +727,6 @@ class SQLiteStore:
             else:
                 self._pool.append(conn)
 
-    @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: ``BEGIN IMMEDIATE`` or, inside a host's transaction, a SAVEPOINT.
-
-        Threads of one process take turns on one writer connection; other processes wait on
-        SQLite's lock (``busy_timeout``).
-        """
-        if self._single is not None:
-            with self._lock:
-                self._check_open()
-                with _transaction(self._single, nested=self._host):
-                    yield self._single
-            return
-        with self._write_lock:
-            with self._lock:
-                self._check_open()
-                if self._writer is None:
-                    self._writer = self._connect(writer=True)
-                conn = self._writer
-            with _transaction(conn, nested=False):
-                yield conn
-
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"the store on {self._where} is closed")
@@ -799,7 +787,7 @@ class SQLiteStore:
             self._search = layout.search_index and fts is not False
 
     def _upgrade(self, conn: sqlite3.Connection, *, claim: bool, search: bool) -> None:
-        with _transaction(conn, nested=self._host):
+        with _Transaction(conn, nested=self._host):
             # Read again under the write lock: another process may have done it meanwhile.
             layout, may_claim = schema.inspect(conn, owned_file=not self._host, where=self._where)
             if layout.version < schema.SCHEMA_VERSION:
@@ -807,9 +795,9 @@ class SQLiteStore:
             elif search and not layout.search_index:
                 schema.create_search_index(conn)
 
-    def _check_layout(self, conn: sqlite3.Connection) -> None:
-        """Inside a write transaction: notice a schema changed by another process since open."""
-        cookie = self._cursor(conn).execute("PRAGMA schema_version").fetchone()[0]
+    def _check_layout(self, conn: sqlite3.Connection, cookie: int) -> None:
+        """Inside a write transaction: notice a schema changed by another process since open
+        (``cookie`` is the ``schema_version`` read in that transaction)."""
         if cookie == self._layout.cookie:
             return
         layout, _ = schema.inspect(conn, owned_file=not self._host, where=self._where)
@@ -877,9 +865,28 @@ class SQLiteStore:
         statics = [_static(entry) for entry in batch]
         new_orgs: dict[str, int] = {}
         new_categories: dict[str, int] = {}
-        with self._errors("writing to"), self._writing() as conn:
-            self._check_layout(conn)
-            result = self._append(conn, batch, statics, chain, new_orgs, new_categories)
+        # Threads of one process take turns on one writer connection; other processes wait
+        # on SQLite's lock (busy_timeout). No generator context managers: one-entry appends
+        # spent a measurable part of their time entering and leaving them.
+        try:
+            if self._single is not None:
+                with self._lock:
+                    self._check_open()
+                    with _Transaction(self._single, nested=self._host):
+                        result = self._append(
+                            self._single, batch, statics, chain, new_orgs, new_categories
+                        )
+            else:
+                with self._write_lock:
+                    with self._lock:
+                        self._check_open()
+                        if self._writer is None:
+                            self._writer = self._connect(writer=True)
+                        conn = self._writer
+                    with _Transaction(conn, nested=False):
+                        result = self._append(conn, batch, statics, chain, new_orgs, new_categories)
+        except sqlite3.Error as exc:
+            raise StoreError(f"writing to {self._where} failed: {exc}") from exc
         if not self._host:
             with self._lock:
                 self._org_codes.update(new_orgs)
@@ -896,9 +903,22 @@ class SQLiteStore:
         new_categories: dict[str, int],
     ) -> list[Entry]:
         cursor = self._cursor(conn)
+        # One statement for what every append needs first: the schema cookie, the first
+        # organization's head and whether the first id is taken.
+        first = batch[0].org_id
+        cookie, first_code, first_seq, first_hash, first_taken = cursor.execute(
+            _START, (statics[0][0], first)
+        ).fetchone()
+        self._check_layout(conn, cookie)
         indexed = self._layout.search_index
-        taken, checked = self._taken_ids(cursor, statics)
+        if len(statics) == 1:
+            checked = {statics[0][0]}
+            taken = checked.copy() if first_taken else set()
+        else:
+            taken, checked = self._taken_ids(cursor, statics)
         heads: dict[str, list[Any]] = {}  # org_id -> [code, seq, hash, search-index token]
+        if first_code is not None:
+            heads[first] = [first_code, first_seq, first_hash, schema.token(first_code) if indexed else ""]
         category_tokens: dict[str, str] = {}
         keys: dict[tuple[str, str], Entry] = {}
         new_ids: set[int] = set()
@@ -960,18 +980,21 @@ class SQLiteStore:
                 keys[(org_id, idempotency_key)] = stored
             result.append(stored)
         if rows:
-            cursor.executemany(_INSERT_ENTRY, rows)
-            if search_rows:
-                cursor.executemany(_INSERT_SEARCH, search_rows)
-            cursor.executemany(
-                "INSERT INTO activitylog_counts (org, category, n) VALUES (?, ?, ?) "
-                "ON CONFLICT (org, category) DO UPDATE SET n = n + excluded.n",
-                [(code, category, n) for (code, category), n in counts.items()],
-            )
-            cursor.executemany(
-                "UPDATE activitylog_orgs SET head_seq = ?, head_hash = ? WHERE code = ?",
-                [(seq, hash_, code) for code, seq, hash_, _ in heads.values()],
-            )
+            # execute() for a single row: executemany() costs a few microseconds more per call,
+            # which one-entry appends pay four times.
+            count_rows = [(code, category, n) for (code, category), n in counts.items()]
+            head_rows = [(seq, hash_, code) for code, seq, hash_, _ in heads.values()]
+            writes: list[tuple[str, Sequence[tuple[Any, ...]]]] = [
+                (_INSERT_ENTRY, rows),
+                (_INSERT_SEARCH, search_rows),
+                (_UPSERT_COUNT, count_rows),
+                (_UPDATE_HEAD, head_rows),
+            ]
+            for sql, params in writes:
+                if len(params) == 1:
+                    cursor.execute(sql, params[0])
+                elif params:
+                    cursor.executemany(sql, params)
         return result
 
     def _head_for_write(
@@ -1409,28 +1432,40 @@ class SQLiteStore:
         return self._search
 
 
-@contextmanager
-def _transaction(conn: sqlite3.Connection, *, nested: bool) -> Iterator[None]:
+class _Transaction:
     """``BEGIN IMMEDIATE``/``COMMIT``, or with ``nested`` inside an open transaction a SAVEPOINT
-    that is released into it (the owner of the transaction commits or rolls back)."""
-    if nested and conn.in_transaction:
-        conn.execute("SAVEPOINT activitylog")
-        try:
-            yield
-        except BaseException:
-            _quietly(conn, "ROLLBACK TO activitylog")
-            _quietly(conn, "RELEASE activitylog")
-            raise
-        conn.execute("RELEASE activitylog")
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
+    that is released into it (the owner of the transaction commits or rolls back).
+
+    A class rather than a generator: one-entry appends run it for every entry.
+    """
+
+    __slots__ = ("conn", "savepoint")
+
+    def __init__(self, conn: sqlite3.Connection, *, nested: bool) -> None:
+        self.conn = conn
+        self.savepoint = nested and conn.in_transaction
+
+    def __enter__(self) -> None:
+        self.conn.execute("SAVEPOINT activitylog" if self.savepoint else "BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        conn = self.conn
+        if self.savepoint:
+            if exc_type is None:
+                conn.execute("RELEASE activitylog")
+            else:
+                _quietly(conn, "ROLLBACK TO activitylog")
+                _quietly(conn, "RELEASE activitylog")
+            return
+        if exc_type is None:
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    _quietly(conn, "ROLLBACK")
+                raise
+        elif conn.in_transaction:
             _quietly(conn, "ROLLBACK")
-        raise
 
 
 def _quietly(conn: sqlite3.Connection, sql: str) -> None:
