@@ -87,6 +87,7 @@ def _micros_timestamp(micros: int) -> str:
 def canonical_dict(entry: Entry) -> dict[str, Any]:
     """The fields an entry's hash covers, as JSON-ready values (every field but seq/prev_hash/hash)."""
     actor, key, target, changes = entry.actor, entry.api_key, entry.target, entry.changes
+    kind, source, actor_kind = entry.kind, entry.source, actor.kind
     return {
         "v": ENCODING_VERSION,
         "id": entry.id,
@@ -94,16 +95,18 @@ def canonical_dict(entry: Entry) -> dict[str, Any]:
         "action": entry.action,
         "label": entry.label,
         "category": entry.category,
-        "kind": entry.kind.value,
+        # ``_value_`` is what ``value`` returns, without the descriptor call (exports build
+        # this dict for every entry).
+        "kind": kind._value_ if type(kind) is Kind else kind.value,
         "actor": {
             "id": actor.id,
             "name": actor.name,
             "avatar_url": actor.avatar_url,
-            "kind": actor.kind.value,
+            "kind": actor_kind._value_ if type(actor_kind) is ActorKind else actor_kind.value,
         },
         "description": entry.description,
         "occurred_at": _timestamp(entry.occurred_at),
-        "source": entry.source.value,
+        "source": source._value_ if type(source) is Source else source.value,
         "api_key": None if key is None else {"id": key.id, "name": key.name},
         "target": None
         if target is None

@@ -307,6 +307,13 @@ def _metadata(text: Any) -> dict[str, Any] | None:
     return value if type(value) is dict else None
 
 
+#: Actors read back, by their stored values: a log has few people and many entries, and
+#: actors are immutable, so entries read back share them (as the entries recorded with one
+#: Actor object do).
+_actors: dict[tuple[Any, Any, Any, Any], Actor] = {}
+_ACTOR_CACHE = 4096
+
+
 def _entry(row: Sequence[Any], org_id: str) -> Entry:
     """An entry from a stored row: the same entry the validating constructors would build.
 
@@ -319,18 +326,31 @@ def _entry(row: Sequence[Any], org_id: str) -> Entry:
      changes, metadata, idempotency_key, prev_hash, hash_) = row  # fmt: skip
     kind_member = _KINDS.get(kind)
     source_member = _SOURCES.get(source)
-    actor_kind_member = _ACTOR_KINDS.get(actor_kind)
     if (
         not _ENUM_CONVERTERS
         or kind_member is None
         or source_member is None
-        or actor_kind_member is None
         or type(id_) is not int
         or not 0 <= id_ <= ids.MAX_ID
         or type(micros) is not int
-        or not (_name(actor_id) and _name(actor_name) and _text(avatar))
     ):
         return _checked_entry(row, org_id)
+    actor_key = (actor_id, actor_name, avatar, actor_kind)
+    actor = _actors.get(actor_key)
+    if actor is None:
+        actor_kind_member = _ACTOR_KINDS.get(actor_kind)
+        if actor_kind_member is None or not (
+            _name(actor_id) and _name(actor_name) and _text(avatar)
+        ):
+            return _checked_entry(row, org_id)
+        actor = object.__new__(Actor)
+        _SET_ACTOR["id"](actor, actor_id)
+        _SET_ACTOR["name"](actor, actor_name)
+        _SET_ACTOR["avatar_url"](actor, avatar)
+        _SET_ACTOR["kind"](actor, actor_kind_member)
+        if len(_actors) >= _ACTOR_CACHE:
+            _actors.clear()
+        _actors[actor_key] = actor
     if key_id is None and key_name is None:
         key = None
     elif _name(key_id) and _name(key_name):
@@ -357,11 +377,6 @@ def _entry(row: Sequence[Any], org_id: str) -> Entry:
         frozen_metadata = _FREEZE_METADATA(decoded_metadata)
     except _UNREADABLE:
         return _checked_entry(row, org_id)
-    actor = object.__new__(Actor)
-    _SET_ACTOR["id"](actor, actor_id)
-    _SET_ACTOR["name"](actor, actor_name)
-    _SET_ACTOR["avatar_url"](actor, avatar)
-    _SET_ACTOR["kind"](actor, actor_kind_member)
     entry = object.__new__(Entry)
     _set_id(entry, format(id_, "016x"))
     _set_org_id(entry, org_id)
