@@ -858,6 +858,25 @@ class TestReadingRows:
             store.append(build_entries(batch), CHAIN)
         assert_read_like_the_constructors(db)
 
+    def test_entries_read_back_share_nothing_changeable(self, store: SQLiteStore):
+        """Rows with the same actor, changes and metadata read back as equal values that refuse
+        changes, so entries that share them (read-back caches) cannot affect each other."""
+        log = ActivityLog(store, clock=Ticker())
+        fields = {"changes": {"tags": [["a"], {"b": [1]}]}, "metadata": {"ids": [1, [2]]}}
+        record(log, 3, **fields)
+        first, second, third = store.page(QuerySpec("acme"))
+        assert first.actor == second.actor == third.actor == ADA
+        assert first.changes == second.changes == {"tags": (["a"], {"b": [1]})}
+        assert first.metadata == third.metadata == {"ids": [1, [2]]}
+        for entry in (first, second):
+            with pytest.raises(TypeError):
+                entry.metadata["ids"].append(3)  # type: ignore[index]
+            with pytest.raises(TypeError):
+                entry.metadata["ids"][1].append(3)  # type: ignore[index]
+            with pytest.raises(TypeError):
+                entry.changes["tags"][1]["b"].append(2)  # type: ignore[index]
+        assert store.page(QuerySpec("acme"))[0].metadata == {"ids": [1, [2]]}
+
     @pytest.mark.parametrize("edit", ROW_EDITS)
     def test_edited_rows_read_and_verify_like_the_constructors(self, db: Path, edit: str):
         """A row edited behind the store's back reads as the validating path reads it, and

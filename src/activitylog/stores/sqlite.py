@@ -307,6 +307,23 @@ def _metadata(text: Any) -> dict[str, Any] | None:
     return value if type(value) is dict else None
 
 
+#: ``changes`` and ``metadata`` read back, by their stored JSON text. The entry's converters
+#: freeze them all the way down, so entries can share them; the same changes and the same
+#: small metadata recur across many entries, and decoding and freezing them was a good part
+#: of reading a row.
+_frozen_changes: dict[Any, Any] = {}
+_frozen_metadata: dict[Any, Any] = {}
+_JSON_CACHE = 4096
+_NO_CHANGES = _FREEZE_CHANGES(None)
+
+
+def _remember(cache: dict[Any, Any], text: Any, frozen: Any) -> Any:
+    if len(cache) >= _JSON_CACHE:
+        cache.clear()
+    cache[text] = frozen
+    return frozen
+
+
 #: Actors read back, by their stored values: a log has few people and many entries, and
 #: actors are immutable, so entries read back share them (as the entries recorded with one
 #: Actor object do).
@@ -368,13 +385,21 @@ def _entry(row: Sequence[Any], org_id: str) -> Entry:
         _SET_TARGET["label"](target, target_label)
     else:
         return _checked_entry(row, org_id)
-    decoded_metadata = _metadata(metadata)
-    if decoded_metadata is None:
-        return _checked_entry(row, org_id)
     try:
-        moment = _EPOCH + timedelta(microseconds=micros)
-        frozen_changes = _FREEZE_CHANGES(_loads(changes))
-        frozen_metadata = _FREEZE_METADATA(decoded_metadata)
+        moment = _EPOCH + timedelta(0, 0, micros)
+        frozen_changes = _NO_CHANGES if changes is None else _frozen_changes.get(changes)
+        if frozen_changes is None and changes is not None:
+            frozen_changes = _remember(
+                _frozen_changes, changes, _FREEZE_CHANGES(_loads(changes))
+            )
+        frozen_metadata = _frozen_metadata.get(metadata)
+        if frozen_metadata is None:
+            decoded_metadata = _metadata(metadata)
+            if decoded_metadata is None:
+                return _checked_entry(row, org_id)
+            frozen_metadata = _remember(
+                _frozen_metadata, metadata, _FREEZE_METADATA(decoded_metadata)
+            )
     except _UNREADABLE:
         return _checked_entry(row, org_id)
     entry = object.__new__(Entry)
