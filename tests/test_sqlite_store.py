@@ -930,21 +930,25 @@ def spec_variants(plan: Any, org: str) -> list[QuerySpec]:
 SEARCH_WORDS = [
     "deleted", "lead", "ada", "ad", "li", "a", "%", "_", '"', "'", "\\", "é", "e\u0301",
     "strasse", "ß", "ﬃ", "ffi", "😀", "zz", "lovelace ada", "d\n", "\x00", "ı",
+    "li lovelace", "ad acme", "zz lead", "a li",
 ]  # fmt: skip
 
 
 class TestSearchIndex:
     """The FTS5 trigram index answers exactly what a scan (and the reference) answers."""
 
-    @pytest.fixture(autouse=True, params=["sort matches", "walk labels"])
+    @pytest.fixture(autouse=True, params=["sort matches", "walk labels", "walk few entries"])
     def always_use_the_index(self, request: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         """Small test logs would be scanned: make every search use the index, and take each
-        way a search sorted by action can go (sorting the matches, or walking the label index
-        for 3 rows and then by ids)."""
+        way a search can go: sorted by action, sorting the matches or walking the label index
+        for 3 rows and then by ids; by date with a two-character word, checking a few entries
+        (one, or two) row by row before asking the index for the rest, or all of them."""
         monkeypatch.setattr(sqlite_module, "SCAN_BELOW", 0)
         monkeypatch.setattr(sqlite_module, "LABEL_WALK", 3)
         walk = request.param == "walk labels"
         monkeypatch.setattr(sqlite_module, "SORT_MATCHES_BELOW", 0 if walk else 10**9)
+        few = {"sort matches": 10**9, "walk labels": 1, "walk few entries": 2}[request.param]
+        monkeypatch.setattr(sqlite_module, "SHORT_WORD_WALK", few)
 
     @pytest.fixture
     def trio(self, tmp_path: Path) -> Iterator[tuple[MemoryStore, SQLiteStore, SQLiteStore]]:
