@@ -779,7 +779,8 @@ def shape(value: Any) -> Any:
     """``value`` with the type of every part spelled out, so that equal-but-different values
     (a tuple and a list, a dict and a read-only mapping, an enum and its text) compare unequal."""
     if attrs.has(type(value)):
-        return (type(value), tuple((f.name, shape(getattr(value, f.name))) for f in attrs.fields(type(value))))
+        fields = attrs.fields(type(value))
+        return (type(value), tuple((f.name, shape(getattr(value, f.name))) for f in fields))
     if isinstance(value, Mapping):
         return (type(value), tuple((k, shape(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple)):
@@ -1090,12 +1091,43 @@ class TestSearchText:
     )
     def test_a_word_is_in_the_haystack_exactly_when_in_the_index_text(self, text: str, word: str):
         """Distinct words joined by newlines hold every whitespace-free word of the haystack,
-        and every occurrence of one is followed by a character (so starts a trigram)."""
+        and every occurrence of one starts a trigram (two more characters follow it)."""
         indexed = schema.search_text(text)
         for term in word.split():
             assert (term in text) == (term in indexed)
             at = indexed.find(term)
-            assert at < 0 or at + len(term) < len(indexed)
+            while at >= 0:
+                assert at + 3 <= len(indexed)
+                at = indexed.find(term, at + 1)
+
+    def test_indexes_of_distinct_words_are_marked_and_take_one_character_words(
+        self, db: Path, monkeypatch: pytest.MonkeyPatch
+    ):
+        """A search index built of search_text() rows is marked as such, and only then are
+        one-character words looked up in it; an index without the mark checks them row by
+        row, and rebuilding it marks it."""
+        monkeypatch.setattr(sqlite_module, "SCAN_BELOW", 0)
+        with SQLiteStore(db) as store:
+            record(ActivityLog(store, clock=Ticker()), 3)
+            later = ActivityLog(store, clock=Ticker(T0 + timedelta(days=1)))
+            record(later, 1, actor=Actor("u2", "Søren Ø"))
+            assert store._layout.search_words
+            with store._reading() as conn:
+                plan = store._filter(conn, 1, QuerySpec("acme", terms=("ø",)))
+            assert plan is not None and plan.match is not None and not plan.scan_terms
+        with closing(raw(db)) as conn:
+            conn.execute(f"DELETE FROM {schema.META} WHERE key = ?", (schema.SEARCH_TEXT_KEY,))
+        with SQLiteStore(db) as store:
+            assert store.searches_with_index and not store._layout.search_words
+            with store._reading() as conn:
+                plan = store._filter(conn, 1, QuerySpec("acme", terms=("ø",)))
+            assert plan is not None and plan.match is None and plan.scan_terms == ("ø",)
+            assert len(store.page(QuerySpec("acme", terms=("ø",)))) == 1
+        path = db.parent / "later.db"
+        with SQLiteStore(path, fts=False) as scanning:
+            assert not scanning._layout.search_words
+        with SQLiteStore(path) as indexed:
+            assert indexed._layout.search_words
 
     def test_new_indexes_buffer_sixteen_mebibytes(self, store: SQLiteStore, db: Path):
         """A new search index collects 16 MiB of index data before writing a segment."""

@@ -138,16 +138,24 @@ INSERT INTO {SEARCH} ({SEARCH}, rank) VALUES ('hashsize', {HASHSIZE});
 
 def search_text(haystack: str) -> str:
     """What the search index holds for an entry's haystack: its distinct words, each followed
-    by a newline.
+    by a newline, and one more newline at the end.
 
     A search word never contains whitespace, so it occurs in the haystack exactly when it
     occurs in one of the haystack's words: indexing each distinct word once answers every
     search the same, with about 30% less text to index (the actor's name and the action's
-    words recur in the description). The newline after each word makes every occurrence of a
-    two-character word the start of a trigram, so such a word is found as the trigrams that
-    start with it.
+    words recur in the description). Every character is followed by at least two more, so
+    every occurrence of a one- or two-character word starts a trigram: such a word is found
+    as the trigrams that start with it.
     """
-    return "\n".join(dict.fromkeys(haystack.split())) + "\n"
+    return "\n".join(dict.fromkeys(haystack.split())) + "\n\n"
+
+
+#: ``activitylog_meta`` key marking a search index whose every row holds :func:`search_text`
+#: (indexes built by earlier versions hold whole haystacks followed by one newline, where a
+#: word's last character may start no trigram: one-character words are then checked row by
+#: row).
+SEARCH_TEXT_KEY = "search_text"
+SEARCH_TEXT_WORDS = "words"
 
 
 @attrs.frozen
@@ -158,6 +166,7 @@ class Layout:
     version: int
     search_index: bool  # the FTS5 search table exists
     cookie: int  # PRAGMA schema_version when this was read
+    search_words: bool = False  # every search row holds search_text() (see SEARCH_TEXT_KEY)
 
 
 Migration = Callable[[sqlite3.Connection, bool], None]
@@ -219,6 +228,11 @@ def create_search_index(conn: sqlite3.Connection) -> None:
         "activitylog_search_text(e.haystack) "
         f"FROM {ENTRIES} e JOIN activitylog_categories c ON c.name = e.category"
     )
+    conn.execute(
+        f"INSERT INTO {META} (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (SEARCH_TEXT_KEY, SEARCH_TEXT_WORDS),
+    )
 
 
 def rows(conn: sqlite3.Connection, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
@@ -252,8 +266,9 @@ def inspect(conn: sqlite3.Connection, *, owned_file: bool, where: str) -> tuple[
     except sqlite3.DatabaseError as exc:
         raise SchemaError(f"{where} is not an SQLite database ({exc})") from exc
     search = SEARCH in objects
+    words = search and META in objects and _search_words(conn)
     if app_id == APPLICATION_ID:
-        return _checked(Layout(True, user_version, search, cookie), where), False
+        return _checked(Layout(True, user_version, search, cookie, words), where), False
     if app_id != 0 and owned_file:
         raise SchemaError(
             f"{where} belongs to another application (application_id {app_id:#010x}); "
@@ -261,7 +276,7 @@ def inspect(conn: sqlite3.Connection, *, owned_file: bool, where: str) -> tuple[
         )
     if META in objects:
         version = _meta_version(conn, where)
-        return _checked(Layout(False, version, search, cookie), where), False
+        return _checked(Layout(False, version, search, cookie, words), where), False
     if any(name.startswith("activitylog_") for name in objects):
         raise SchemaError(f"{where} has activitylog tables but no activitylog marker")
     if owned_file and objects:
@@ -272,6 +287,11 @@ def inspect(conn: sqlite3.Connection, *, owned_file: bool, where: str) -> tuple[
             "connection with connection= to keep the log inside its database"
         )
     return Layout(False, 0, False, cookie), owned_file
+
+
+def _search_words(conn: sqlite3.Connection) -> bool:
+    found = rows(conn, f"SELECT value FROM {META} WHERE key = ?", (SEARCH_TEXT_KEY,))
+    return bool(found) and found[0][0] == SEARCH_TEXT_WORDS
 
 
 def _meta_version(conn: sqlite3.Connection, where: str) -> int:

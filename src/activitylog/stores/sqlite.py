@@ -36,8 +36,8 @@ Synchronous = Literal["NORMAL", "FULL"]
 
 #: How many rows one statement of a streamed read fetches.
 CHUNK = 500
-#: A two-character search word is looked up as the trigrams that start with it when there are
-#: at most this many; beyond that it is checked on each candidate row instead.
+#: A one- or two-character search word is looked up as the trigrams that start with it when
+#: there are at most this many; beyond that it is checked on each candidate row instead.
 MAX_EXPANSION = 256
 #: Organizations with fewer entries than this are searched by walking their index: measured
 #: faster than the search index below a few thousand entries.
@@ -46,8 +46,8 @@ SCAN_BELOW = 3000
 #: walks the label index, checking the text of at most LABEL_WALK rows before the ids.
 SORT_MATCHES_BELOW = 5000
 LABEL_WALK = 4000
-#: A date-sorted search with a two-character word first checks this many entries of the
-#: range row by row (see ``_walk_newest``).
+#: A date-sorted search with a one- or two-character word first checks this many entries of
+#: the range row by row (see ``_walk_newest``).
 SHORT_WORD_WALK = 500
 _ID_BATCH = 500
 #: Page cache of the writing connection, in KiB (SQLite's default is 2,000): bulk appends,
@@ -961,7 +961,8 @@ class SQLiteStore:
             taken, checked = self._taken_ids(cursor, statics)
         heads: dict[str, list[Any]] = {}  # org_id -> [code, seq, hash, search-index token]
         if first_code is not None:
-            heads[first] = [first_code, first_seq, first_hash, schema.token(first_code) if indexed else ""]
+            org_token = schema.token(first_code) if indexed else ""
+            heads[first] = [first_code, first_seq, first_hash, org_token]
         category_tokens: dict[str, str] = {}
         keys: dict[tuple[str, str], Entry] = {}
         new_ids: set[int] = set()
@@ -1116,9 +1117,9 @@ class SQLiteStore:
     ) -> _Filter | None:
         """How to run ``spec``'s search and category filter; ``None`` when nothing can match.
 
-        For a ``page``, a two-character word is checked on the matches of the longer words
-        when there are any: looking it up in the index reads every trigram that starts with
-        it, which costs more than checking the few rows a page needs. A count keeps the
+        For a ``page``, a one- or two-character word is checked on the matches of the longer
+        words when there are any: looking it up in the index reads every trigram that starts
+        with it, which costs more than checking the few rows a page needs. A count keeps the
         lookup, which spares it joining every match with its row.
         """
         names = tuple(n for n in dict.fromkeys(spec.categories) if _storable(n))
@@ -1126,9 +1127,12 @@ class SQLiteStore:
             return None
         if not all(_storable(term) for term in spec.terms):
             return None  # no stored text contains a lone surrogate
-        # The search index takes words of three characters or more (and two, see _expand);
-        # NUL never reaches it, as FTS5 query strings cannot carry one.
-        indexable = [t for t in spec.terms if len(t) >= 2 and "\x00" not in t]
+        # The search index takes words of three characters or more, and shorter ones as the
+        # trigrams that start with them (see _expand): two characters always, one character
+        # in indexes whose every row holds search_text(). NUL never reaches it, as FTS5 query
+        # strings cannot carry one.
+        shortest = 1 if self._layout.search_words else 2
+        indexable = [t for t in spec.terms if len(t) >= shortest and "\x00" not in t]
         long_terms = [t for t in indexable if len(t) >= 3]
         short_terms = [t for t in spec.terms if t not in long_terms]
         if not self._search or not indexable or self._org_size(conn, code) < SCAN_BELOW:
@@ -1165,9 +1169,10 @@ class SQLiteStore:
         return int(row[0])
 
     def _expand(self, conn: sqlite3.Connection, term: str) -> list[str] | None:
-        """The indexed trigrams that start with a two-character word, or ``None`` if too many.
+        """The indexed trigrams that start with a one- or two-character word, or ``None`` if
+        there are too many.
 
-        The index holds each word followed by a newline (:func:`schema.search_text`), so every
+        The index holds each word followed by newlines (:func:`schema.search_text`), so every
         occurrence of the word starts a trigram: the rows matching any of them are exactly the
         rows containing it.
         """
@@ -1190,7 +1195,7 @@ class SQLiteStore:
         if (
             spec.sort == "date"
             and self._search
-            and any(len(t) == 2 and "\x00" not in t for t in spec.terms)
+            and any(len(t) <= 2 and "\x00" not in t for t in spec.terms)
         ):
             walked, bound = self._walk_newest(conn, code, spec)
             if bound is None or len(walked) >= spec.limit:
@@ -1210,14 +1215,15 @@ class SQLiteStore:
     def _walk_newest(
         self, conn: sqlite3.Connection, code: int, spec: QuerySpec
     ) -> tuple[list[Any], int | None]:
-        """A date-sorted search with a two-character word: its matches among the first
+        """A date-sorted search with a one- or two-character word: its matches among the first
         :data:`SHORT_WORD_WALK` entries of the range, and the id of the last of those entries
         (``None`` when the range holds no more).
 
-        Looking a two-character word up in the index reads every trigram that starts with it,
-        which costs most for the most common ones; yet those fill a page within a few hundred
-        entries. So the organization's index is walked first, checking each entry's text,
-        and only what remains of the page is asked of the index, after the walked entries.
+        Looking a short word up in the index reads every trigram that starts with it, which
+        costs most for the most common ones (and a common letter has too many to look up);
+        yet those fill a page within a few hundred entries. So the organization's index is
+        walked first, checking each entry's text, and only what remains of the page is asked
+        of the index, after the walked entries.
         """
         names = tuple(n for n in dict.fromkeys(spec.categories) if _storable(n))
         bounds = _id_bounds(spec, "e.id")
