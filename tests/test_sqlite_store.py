@@ -842,6 +842,8 @@ ROW_EDITS = [
     "metadata = x'7b7d'", "occurred_at = 'yesterday'", "occurred_at = -1",
     "occurred_at = 1e20", "occurred_at = 253402300800000000", "id = -5",
     "seq = 'x'", "hash = NULL", "prev_hash = 'zz'",
+    """actor_name = '', changes = '{"a":[1,2,3]}'""", """actor_id = ' ', metadata = '[]'""",
+    "target_id = '', occurred_at = 253402300800000000",
 ]  # fmt: skip
 
 

@@ -232,14 +232,15 @@ RECORD_FIELDS = (
 
 
 def fields_text(fields: tuple[Any, ...]) -> str:
-    """The canonical encoding (as text) of an entry given as plain values in :data:`RECORD_FIELDS` order.
+    """The canonical encoding (as text) of an entry given as plain values (RECORD_FIELDS order).
 
     A store that reads rows can verify them without building entries: ``kind``, ``source`` and
-    ``actor.kind`` are the enum values as text, ``occurred_at`` is microseconds since the epoch
-    (within the range of ids), ``api_key``/``target`` are absent when their ``id``/``type`` is
-    ``None``, ``changes`` is ``None`` or maps fields to ``[old, new]`` lists and ``metadata`` is
-    a dict. The store vouches that these are the values the stored entry holds; then the text
-    is exactly that of :func:`canonical`. Raises ``TypeError`` when a text field is not text.
+    ``actor.kind`` are the enum values as text, ``occurred_at`` is microseconds since the
+    epoch, ``api_key``/``target`` are absent when their ``id``/``type`` is ``None``,
+    ``changes`` is ``None`` or maps fields to ``(old, new)`` pairs and ``metadata`` is a
+    mapping. The store vouches that these are the values the stored entry holds; then the
+    text is exactly that of :func:`canonical`. Raises ``TypeError`` when a text field is not
+    text, ``OverflowError`` for an instant no datetime holds.
     """
     (id_, org_id, action, label, category, kind, actor_id, actor_name, avatar, actor_kind,
      description, micros, source, key_id, key_name, target_type, target_id, target_label,
@@ -294,7 +295,7 @@ class HashChain:
         return self.digest(prev_hash, _canonical_text(entry))
 
     def digest(self, prev_hash: str, canonical_text: str) -> str:
-        """The link of an entry given by its canonical encoding as text (see :func:`fields_text`)."""
+        """The link of an entry given by its canonical encoding as text (see fields_text())."""
         message = prev_hash.encode("ascii") + b"\n" + canonical_text.encode("utf-8")
         if self._key is None:
             return hashlib.sha256(message).hexdigest()

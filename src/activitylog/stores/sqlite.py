@@ -292,7 +292,8 @@ def _text(value: Any) -> bool:
 
 
 def _changes(text: Any) -> dict[str, list[Any]] | Literal[False] | None:
-    """Stored ``changes`` decoded, when every value is an ``[old, new]`` pair; ``False`` if not."""
+    """Stored ``changes`` decoded when every value is an ``[old, new]`` pair (then it encodes
+    as the entry's frozen pairs do); ``False`` if not."""
     if text is None:
         return None
     value = _loads(text)
@@ -334,6 +335,45 @@ _actors: dict[tuple[Any, Any, Any, Any], Actor] = {}
 _ACTOR_CACHE = 4096
 
 
+def _actor(actor_id: Any, actor_name: Any, avatar: Any, actor_kind: Any) -> Actor | None:
+    """The actor the validating constructor would build from these stored values (shared);
+    ``None`` when it would refuse them."""
+    actor_key = (actor_id, actor_name, avatar, actor_kind)
+    actor = _actors.get(actor_key)
+    if actor is None:
+        actor_kind_member = _ACTOR_KINDS.get(actor_kind)
+        if actor_kind_member is None or not (
+            _name(actor_id) and _name(actor_name) and _text(avatar)
+        ):
+            return None
+        actor = object.__new__(Actor)
+        _SET_ACTOR["id"](actor, actor_id)
+        _SET_ACTOR["name"](actor, actor_name)
+        _SET_ACTOR["avatar_url"](actor, avatar)
+        _SET_ACTOR["kind"](actor, actor_kind_member)
+        if len(_actors) >= _ACTOR_CACHE:
+            _actors.clear()
+        _actors[actor_key] = actor
+    return actor
+
+
+def _frozen(changes: Any, metadata: Any) -> tuple[Any, Any] | None:
+    """``changes`` and ``metadata`` as the entry's converters freeze them (shared);
+    ``None`` when the metadata is not an object. Raises what the converters raise."""
+    frozen_changes = _NO_CHANGES if changes is None else _frozen_changes.get(changes)
+    if frozen_changes is None and changes is not None:
+        frozen_changes = _remember(_frozen_changes, changes, _FREEZE_CHANGES(_loads(changes)))
+    frozen_metadata = _frozen_metadata.get(metadata)
+    if frozen_metadata is None:
+        decoded_metadata = _metadata(metadata)
+        if decoded_metadata is None:
+            return None
+        frozen_metadata = _remember(
+            _frozen_metadata, metadata, _FREEZE_METADATA(decoded_metadata)
+        )
+    return frozen_changes, frozen_metadata
+
+
 def _entry(row: Sequence[Any], org_id: str) -> Entry:
     """An entry from a stored row: the same entry the validating constructors would build.
 
@@ -355,22 +395,9 @@ def _entry(row: Sequence[Any], org_id: str) -> Entry:
         or type(micros) is not int
     ):
         return _checked_entry(row, org_id)
-    actor_key = (actor_id, actor_name, avatar, actor_kind)
-    actor = _actors.get(actor_key)
+    actor = _actor(actor_id, actor_name, avatar, actor_kind)
     if actor is None:
-        actor_kind_member = _ACTOR_KINDS.get(actor_kind)
-        if actor_kind_member is None or not (
-            _name(actor_id) and _name(actor_name) and _text(avatar)
-        ):
-            return _checked_entry(row, org_id)
-        actor = object.__new__(Actor)
-        _SET_ACTOR["id"](actor, actor_id)
-        _SET_ACTOR["name"](actor, actor_name)
-        _SET_ACTOR["avatar_url"](actor, avatar)
-        _SET_ACTOR["kind"](actor, actor_kind_member)
-        if len(_actors) >= _ACTOR_CACHE:
-            _actors.clear()
-        _actors[actor_key] = actor
+        return _checked_entry(row, org_id)
     if key_id is None and key_name is None:
         key = None
     elif _name(key_id) and _name(key_name):
@@ -390,20 +417,10 @@ def _entry(row: Sequence[Any], org_id: str) -> Entry:
         return _checked_entry(row, org_id)
     try:
         moment = _EPOCH + timedelta(0, 0, micros)
-        frozen_changes = _NO_CHANGES if changes is None else _frozen_changes.get(changes)
-        if frozen_changes is None and changes is not None:
-            frozen_changes = _remember(
-                _frozen_changes, changes, _FREEZE_CHANGES(_loads(changes))
-            )
-        frozen_metadata = _frozen_metadata.get(metadata)
-        if frozen_metadata is None:
-            decoded_metadata = _metadata(metadata)
-            if decoded_metadata is None:
-                return _checked_entry(row, org_id)
-            frozen_metadata = _remember(
-                _frozen_metadata, metadata, _FREEZE_METADATA(decoded_metadata)
-            )
+        frozen = _frozen(changes, metadata)
     except _UNREADABLE:
+        return _checked_entry(row, org_id)
+    if frozen is None:
         return _checked_entry(row, org_id)
     entry = object.__new__(Entry)
     _set_id(entry, format(id_, "016x"))
@@ -418,8 +435,8 @@ def _entry(row: Sequence[Any], org_id: str) -> Entry:
     _set_source(entry, source_member)
     _set_api_key(entry, key)
     _set_target(entry, target)
-    _set_changes(entry, frozen_changes)
-    _set_metadata(entry, frozen_metadata)
+    _set_changes(entry, frozen[0])
+    _set_metadata(entry, frozen[1])
     _set_idempotency_key(entry, idempotency_key)
     _set_seq(entry, seq)
     _set_prev_hash(entry, prev_hash)
@@ -431,39 +448,30 @@ def _record(row: Sequence[Any], org_id: str) -> tuple[Any, Any, Any, Any]:
     """A chain record for :func:`~activitylog.integrity.verify`: ``(seq, prev_hash, hash,
     content)``, where content is the row's plain values in ``integrity.RECORD_FIELDS`` order.
 
-    Only rows whose values are exactly what :func:`_entry` would put in an entry are handed
-    over as values; any other row is handed over as its entry, so that verification reads it
-    as it always did.
+    Only rows that :func:`_entry` builds without the validating path, whose text fields are
+    text and whose ``changes`` are ``[old, new]`` pairs are handed over as values; any
+    other row is handed over as its entry, so that verification reads it as it always did.
     """
     (id_, seq, action, label, category, kind, actor_id, actor_name, avatar, actor_kind,
      description, micros, source, key_id, key_name, target_type, target_id, target_label,
      changes, metadata, idempotency_key, prev_hash, hash_) = row  # fmt: skip
     if (
-        type(id_) is int
+        _ENUM_CONVERTERS
+        and type(id_) is int
         and 0 <= id_ <= ids.MAX_ID
         and kind in _KINDS
         and source in _SOURCES
-        and actor_kind in _ACTOR_KINDS
         and type(micros) is int
         and type(action) is str
         and type(label) is str
         and type(category) is str
         and type(description) is str
-        and type(actor_id) is str
-        and type(actor_name) is str
-        and (avatar is None or type(avatar) is str)
         and (idempotency_key is None or type(idempotency_key) is str)
-        and (
-            (key_id is None and key_name is None)
-            or (type(key_id) is str and type(key_name) is str)
-        )
+        and _actor(actor_id, actor_name, avatar, actor_kind) is not None
+        and ((key_id is None and key_name is None) or (_name(key_id) and _name(key_name)))
         and (
             (target_type is None and target_id is None and target_label is None)
-            or (
-                type(target_type) is str
-                and type(target_id) is str
-                and (target_label is None or type(target_label) is str)
-            )
+            or (_name(target_type) and _name(target_id) and _text(target_label))
         )
     ):
         decoded_changes = _changes(changes)
