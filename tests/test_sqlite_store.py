@@ -635,9 +635,14 @@ class TestConcurrency:
             assert line, writer.stderr.read() if writer.stderr else "writer died"
             seen.append(line)
         os.kill(writer.pid, signal.SIGKILL)
-        rest, _ = writer.communicate(timeout=60)
+        # Read the rest through the same buffered stream readline() used (communicate() reads
+        # the pipe itself, losing what the stream had already buffered), and keep whole lines
+        # only: the kill can land while a line is half written.
+        with writer:  # closes its pipes
+            rest = writer.stdout.read()
+            writer.wait(timeout=60)
         assert writer.returncode == -signal.SIGKILL
-        seen.extend(rest.splitlines())
+        seen.extend(rest.split("\n")[:-1])
         with SQLiteStore(db) as store:
             stored = {e.id: (e.org_id, e.seq) for org in store.org_ids() for e in store.chain(org)}
             for line in seen:
