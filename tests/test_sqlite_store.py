@@ -957,6 +957,13 @@ class TestSearchIndex:
         monkeypatch.setattr(sqlite_module, "SORT_MATCHES_BELOW", 0 if walk else 10**9)
         few = {"sort matches": 10**9, "walk labels": 1, "walk few entries": 2}[request.param]
         monkeypatch.setattr(sqlite_module, "SHORT_WORD_WALK", few)
+        # Search rows of small appends wait in the pending table: index every row at once,
+        # index them three at a time (some indexed, some pending), or keep them all pending.
+        below, limit = {"sort matches": (0, 1), "walk labels": (10**9, 3)}.get(
+            request.param, (10**9, 10**9)
+        )
+        monkeypatch.setattr(sqlite_module, "PENDING_BELOW", below)
+        monkeypatch.setattr(sqlite_module, "PENDING_LIMIT", limit)
 
     @pytest.fixture
     def trio(self, tmp_path: Path) -> Iterator[tuple[MemoryStore, SQLiteStore, SQLiteStore]]:
@@ -1152,3 +1159,97 @@ class TestSearchText:
         with closing(sqlite3.connect(":memory:")) as plain:
             default = plain.execute("PRAGMA cache_size").fetchone()[0]
         assert store._pool and store._pool[0].execute("PRAGMA cache_size").fetchone()[0] == default
+
+
+class TestPendingSearchRows:
+    """Search rows of small appends wait in a pending table; searches see them all the same."""
+
+    @pytest.fixture(autouse=True)
+    def small_tables(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Use the index for every search, and move pending rows into it four at a time."""
+        monkeypatch.setattr(sqlite_module, "SCAN_BELOW", 0)
+        monkeypatch.setattr(sqlite_module, "PENDING_LIMIT", 4)
+
+    def test_small_appends_wait_and_move_into_the_index_together(self, db: Path):
+        """One-entry appends leave their search rows pending until four are there, then the
+        append that makes four moves them into the search index; a large batch goes straight
+        to the index."""
+        with SQLiteStore(db) as store:
+            log = ActivityLog(store, clock=Ticker())
+            counts = []
+            for _ in range(5):
+                record(log)
+                with closing(raw(db)) as conn:
+                    pending = conn.execute(f"SELECT count(*) FROM {schema.PENDING}").fetchone()
+                counts.append(pending[0])
+            assert counts == [1, 2, 3, 0, 1]
+            log.record_many([{"action": "lead.created", "org_id": "acme", "actor": ADA}] * 70)
+            with closing(raw(db)) as conn:
+                assert conn.execute(f"SELECT count(*) FROM {schema.PENDING}").fetchone()[0] == 1
+                indexed = conn.execute(
+                    f"SELECT count(*) FROM {schema.SEARCH}(?)",
+                    (f'org : "{schema.token(1)}"',),
+                ).fetchone()[0]
+            assert indexed == 74
+
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(data=st.data(), batch=record_batches(max_size=25))
+    def test_pending_and_indexed_rows_answer_like_the_reference(
+        self, data: st.DataObject, batch: Any
+    ):
+        """Appended in random small batches, so that some search rows are indexed and some
+        pending, random queries answer as the reference does, in every sort."""
+        entries = build_entries(batch)
+        reference, store = MemoryStore(), SQLiteStore(":memory:")
+        try:
+            reference.append(entries, CHAIN)
+            start = 0
+            while start < len(entries):
+                size = data.draw(st.integers(1, 3))
+                store.append(entries[start : start + size], CHAIN)
+                start += size
+            for _ in range(3):
+                plan = data.draw(query_plans(entries))
+                org = data.draw(st.sampled_from(sorted({e.org_id for e in entries} | {"acme"})))
+                for spec in spec_variants(plan, org):
+                    answer = (store.page(spec), store.count(spec))
+                    assert answer == (reference.page(spec), reference.count(spec)), spec
+        finally:
+            store.close()
+
+    @pytest.mark.parametrize("walk", [True, False])
+    def test_tricky_words_with_pending_rows(self, walk: bool, monkeypatch: pytest.MonkeyPatch):
+        """Short and long words, categories and both sorts (sorting matches or walking the
+        label index) count and page alike with rows both indexed and pending."""
+        monkeypatch.setattr(sqlite_module, "LABEL_WALK", 3)
+        monkeypatch.setattr(sqlite_module, "SORT_MATCHES_BELOW", 0 if walk else 10**9)
+        monkeypatch.setattr(sqlite_module, "SHORT_WORD_WALK", 1)
+        log = ActivityLog(clock=Ticker())
+        names = ["Ada Lovelace", "Li", "Zoë O'Brien", "Straße 😀", "qx"]
+        entries = [
+            log.build(action, org_id="acme", actor=Actor(f"u{i}", name),
+                      target=Target("lead", str(i), "Acme"))
+            for i, (name, action) in enumerate(
+                (n, a) for n in names for a in ("lead.deleted", "member.invited", "task.created")
+            )
+        ]  # fmt: skip
+        reference, store = MemoryStore(), SQLiteStore(":memory:")
+        try:
+            reference.append(entries, CHAIN)
+            for entry in entries:
+                store.append([entry], CHAIN)
+            for word in [*SEARCH_WORDS, "qx", "qx lead", "😀 strasse", "o'b"]:
+                for categories in ((), ("Leads",), ("Leads", "Members")):
+                    for sort in ("date", "action"):
+                        spec = QuerySpec(
+                            "acme", terms=tuple(word.casefold().split()),
+                            categories=categories, sort=sort, limit=4,
+                        )  # fmt: skip
+                        answer = (store.page(spec), store.count(spec))
+                        assert answer == (reference.page(spec), reference.count(spec)), spec
+        finally:
+            store.close()

@@ -28,13 +28,14 @@ from ..errors import SchemaError
 #: ``PRAGMA application_id`` of a file the store owns ("ALog" in ASCII).
 APPLICATION_ID = 0x414C6F67
 #: The schema version this code writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Oldest SQLite the store runs on (upserts); FTS5 ``trigram`` needs 3.34.
 MIN_SQLITE = (3, 24, 0)
 
 ENTRIES = "activitylog_entries"
 SEARCH = "activitylog_search"
 SEARCH_TERMS = "activitylog_search_terms"
+PENDING = "activitylog_search_pending"
 META = "activitylog_meta"
 
 #: Search-index tokens for organization and category codes are three characters from the
@@ -180,8 +181,26 @@ def _migrate_0_to_1(conn: sqlite3.Connection, search: bool) -> None:
         create_search_index(conn)
 
 
+#: Search rows of small appends wait here until there are enough to index together (see the
+#: SQLite store's ``PENDING_LIMIT``): ``id`` is the entry id, ``org``/``category`` the search
+#: tokens and ``text`` the search text, as the search index would hold them.
+_SCHEMA_2 = f"""
+CREATE TABLE {PENDING} (
+    id INTEGER PRIMARY KEY,
+    org TEXT NOT NULL,
+    category TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+"""
+
+
+def _migrate_1_to_2(conn: sqlite3.Connection, search: bool) -> None:
+    for statement in _split(_SCHEMA_2):
+        conn.execute(statement)
+
+
 #: ``MIGRATIONS[n]`` upgrades a version-``n`` database to version ``n + 1``.
-MIGRATIONS: tuple[Migration, ...] = (_migrate_0_to_1,)
+MIGRATIONS: tuple[Migration, ...] = (_migrate_0_to_1, _migrate_1_to_2)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
