@@ -330,14 +330,19 @@ def _metadata(text: Any) -> dict[str, Any] | None:
 #: of reading a row.
 _frozen_changes: dict[Any, Any] = {}
 _frozen_metadata: dict[Any, Any] = {}
-_JSON_CACHE = 4096
+_JSON_CACHE = 2048
 _NO_CHANGES = _FREEZE_CHANGES(None)
 
 
+#: Only short texts are kept (metadata may be 64 KiB): the recurring ones are short.
+_CACHED_TEXT = 256
+
+
 def _remember(cache: dict[Any, Any], text: Any, frozen: Any) -> Any:
-    if len(cache) >= _JSON_CACHE:
-        cache.clear()
-    cache[text] = frozen
+    if len(text) <= _CACHED_TEXT:
+        if len(cache) >= _JSON_CACHE:
+            cache.clear()
+        cache[text] = frozen
     return frozen
 
 
