@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from activitylog.stores import _sqlite_schema as schema
-from activitylog.stores.sqlite import SQLiteStore
+from activitylog.stores.sqlite import PENDING_LIMIT, SQLiteStore
 
 ENTRIES = schema.ENTRIES
 SEARCH = schema.SEARCH
@@ -48,6 +48,7 @@ class Prepared:
     def __init__(self, source: Path) -> None:
         conn = sqlite3.connect(source)
         conn.create_function("activitylog_token", 1, schema.token, deterministic=True)
+        conn.create_function("activitylog_search_text", 1, schema.search_text, deterministic=True)
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         self.orgs = conn.execute("SELECT code, org_id, head_seq, head_hash FROM activitylog_orgs").fetchall()
         self.categories = conn.execute("SELECT code, name FROM activitylog_categories").fetchall()
@@ -57,7 +58,7 @@ class Prepared:
         self.search = (
             conn.execute(
                 "SELECT e.id, activitylog_token(e.org), activitylog_token(c.code), "
-                f"e.haystack || char(10) FROM {ENTRIES} e "
+                f"activitylog_search_text(e.haystack) FROM {ENTRIES} e "
                 "JOIN activitylog_categories c ON c.name = e.category ORDER BY e.id"
             ).fetchall()
             if SEARCH in tables
@@ -103,9 +104,16 @@ def ingest(path: Path, data: Prepared) -> float:
 
 def _one_per_commit(conn: sqlite3.Connection, data: Prepared, rows: Sequence[int],
                     lock: threading.Lock | None) -> None:  # fmt: skip
-    """Each row in its own transaction: the entry, its search row, its count, its org's head."""
+    """Each row in its own transaction: the entry, its count, its org's head and its search row,
+    which waits in the pending table and enters the index ``PENDING_LIMIT`` at a time, as the
+    store's small appends do."""
     insert = data.insert_entry
-    search = f"INSERT INTO {SEARCH} (rowid, org, category, haystack) VALUES (?, ?, ?, ?)"
+    pending = f"INSERT INTO {schema.PENDING} (id, org, category, text) VALUES (?, ?, ?, ?)"
+    count_pending = f"SELECT count(*) FROM {schema.PENDING}"
+    index_pending = (
+        f"INSERT INTO {SEARCH} (rowid, org, category, haystack) "
+        f"SELECT id, org, category, text FROM {schema.PENDING} ORDER BY id"
+    )
     for i in rows:
         row = data.entries[i]
         if lock is not None:
@@ -113,13 +121,16 @@ def _one_per_commit(conn: sqlite3.Connection, data: Prepared, rows: Sequence[int
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(insert, row)
-            if data.search:
-                conn.execute(search, data.search[i])
             conn.execute(COUNT_UPSERT, (row[1], row[5], 1))
             conn.execute(
                 "UPDATE activitylog_orgs SET head_seq = ?, head_hash = ? WHERE code = ?",
                 (row[2], row[-2], row[1]),
             )
+            if data.search:
+                conn.execute(pending, data.search[i])
+                if conn.execute(count_pending).fetchone()[0] >= PENDING_LIMIT:
+                    conn.execute(index_pending)
+                    conn.execute(f"DELETE FROM {schema.PENDING}")
             conn.execute("COMMIT")
         finally:
             if lock is not None:

@@ -344,6 +344,10 @@ def entry_record(entry: Entry) -> dict[str, Any]:
     return data
 
 
+_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_jsonl_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def csv_safe(value: str) -> str:
     """A cell a spreadsheet will not run as a formula: risky first characters get a quote."""
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
@@ -351,21 +355,22 @@ def csv_safe(value: str) -> str:
 
 def csv_row(entry: Entry) -> list[str]:
     """One CSV row in :data:`CSV_COLUMNS` order; ``changes``/``metadata`` as compact JSON."""
-
-    def js(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-    record = entry_record(entry)
-    actor, key, target = record["actor"], record["api_key"] or {}, record["target"] or {}
-    values: list[Any] = [
-        entry.id, record["occurred_at"], entry.action, entry.label, entry.category,
-        entry.kind.value, actor["id"], actor["name"], actor["kind"], actor["avatar_url"],
-        entry.description, entry.source.value, key.get("id"), key.get("name"),
-        target.get("type"), target.get("id"), target.get("label"),
-        "" if record["changes"] is None else js(record["changes"]), js(record["metadata"]),
-        entry.idempotency_key, entry.seq, entry.prev_hash, entry.hash,
-    ]
-    return [csv_safe("" if v is None else str(v)) for v in values]
+    # Built from the entry's fields directly: exports call this for every entry, and going
+    # through entry_record() costs a third of the export's time.
+    actor, key, target, changes = entry.actor, entry.api_key, entry.target, entry.changes
+    values = (
+        entry.id, integrity.timestamp(entry.occurred_at), entry.action, entry.label,
+        entry.category, entry.kind.value, actor.id, actor.name, actor.kind.value,
+        actor.avatar_url, entry.description, entry.source.value,
+        None if key is None else key.id, None if key is None else key.name,
+        None if target is None else target.type, None if target is None else target.id,
+        None if target is None else target.label,
+        None if changes is None else _compact_json({k: list(v) for k, v in changes.items()}),
+        _compact_json(dict(entry.metadata)), entry.idempotency_key,
+        None if entry.seq is None else str(entry.seq), entry.prev_hash,
+        entry.hash,
+    )  # fmt: skip
+    return ["" if v is None else csv_safe(v) for v in values]
 
 
 def user_cell(entry: Entry) -> str:
@@ -499,7 +504,7 @@ def _write_export(query: Query, fmt: str, stream: TextIO, progress: Progress) ->
             progress.advance()
     else:
         for entry in query:
-            stream.write(json.dumps(entry_record(entry), ensure_ascii=False) + "\n")
+            stream.write(_jsonl_json(entry_record(entry)) + "\n")
             written += 1
             progress.advance()
     return written

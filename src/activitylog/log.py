@@ -59,10 +59,16 @@ def _check_json_text(value: Any, what: str) -> None:
             stack.extend((child, depth + 1) for child in item)
 
 
+# json.dumps with options builds a new encoder on every call; most entries pay for two.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def _json_copy(value: Any, what: str, limit: int) -> Any:
     """A JSON round-trip copy of ``value``: what every store will give back, checked once here."""
+    if type(value) is dict and not value:
+        return {}
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text = _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise MetadataError(f"{what} must be JSON-serializable: {exc}") from None
     except RecursionError:
