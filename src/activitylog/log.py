@@ -73,13 +73,30 @@ def _json_copy(value: Any, what: str, limit: int) -> Any:
         raise MetadataError(f"{what} must be JSON-serializable: {exc}") from None
     except RecursionError:
         raise MetadataError(f"{what} is nested too deeply") from None
-    _check_json_text(value, what)
     try:
-        size = len(text.encode("utf-8"))
+        size: int | None = len(text.encode("utf-8"))
     except UnicodeEncodeError:
-        raise MetadataError(f"{what} contains text that is not valid Unicode") from None
+        size = None
+    copy: Any = None
+    # Most values are plain JSON already. A copy equal to the value proves every key was a
+    # string; too few brackets to nest too deeply and no escaped NUL leave nothing else to
+    # find, so only the other values are walked in full (in the order errors are reported).
+    if (
+        size is not None
+        and size <= limit
+        and "\\u0000" not in text
+        and text.count("{") + text.count("[") < MAX_NESTING
+    ):
+        copy = json.loads(text)
+        if copy == value:
+            return copy
+    _check_json_text(value, what)
+    if size is None:
+        raise MetadataError(f"{what} contains text that is not valid Unicode")
     if size > limit:
         raise MetadataError(f"{what} is {size} bytes as JSON; the limit is {limit}")
+    if copy is not None:
+        return copy
     try:
         return json.loads(text)
     except RecursionError:

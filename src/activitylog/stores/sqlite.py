@@ -16,7 +16,6 @@ import operator
 import os
 import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import timedelta
@@ -1001,7 +1000,7 @@ class SQLiteStore:
         new_ids: set[int] = set()
         rows: list[tuple[Any, ...]] = []
         search_rows: list[tuple[int, str, str, str]] = []
-        counts: Counter[tuple[int, str]] = Counter()
+        counts: dict[tuple[int, str], int] = {}
         result: list[Entry] = []
         link = None if chain is None else chain.link
         for entry, (number, values, haystack) in zip(batch, statics, strict=True):
@@ -1052,7 +1051,8 @@ class SQLiteStore:
                     assert category_code is not None
                     token = category_tokens[category] = schema.token(category_code)
                 search_rows.append((number, head[3], token, schema.search_text(haystack)))
-            counts[(code, category)] += 1
+            counted = (code, category)
+            counts[counted] = counts.get(counted, 0) + 1
             if idempotency_key is not None:
                 keys[(org_id, idempotency_key)] = stored
             result.append(stored)
