@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from activitylog import (
     MAX_METADATA_BYTES,
@@ -26,7 +29,7 @@ from activitylog import (
     Target,
     UnknownAction,
 )
-from activitylog.log import MAX_NESTING
+from activitylog.log import MAX_NESTING, _json_copy
 from activitylog.stores.base import GENESIS
 
 NOW = datetime(2024, 5, 15, 12, 0, tzinfo=timezone.utc)
@@ -289,6 +292,8 @@ INVALID: list[tuple[dict[str, Any], type[Exception]]] = [
     ({"metadata": {"score": math.inf}}, MetadataError),
     ({"metadata": {"nested": [{"x": -math.inf}]}}, MetadataError),
     ({"metadata": {1: "one"}}, MetadataError),
+    ({"metadata": {"1": "one", 1: "one"}}, MetadataError),
+    ({"metadata": {"a": [({True: 1},)]}}, MetadataError),
     ({"metadata": {"a": {None: 1}}}, MetadataError),
     ({"metadata": {"big": "x" * MAX_METADATA_BYTES}}, MetadataError),
     ({"metadata": {"nul": "a\x00b"}}, MetadataError),
@@ -476,3 +481,42 @@ def test_log_is_a_context_manager(fixed_clock_log: ActivityLog) -> None:
     """``with ActivityLog() as log`` records normally until the block ends."""
     entry = fixed_clock_log.record("lead.created", org_id="acme", actor=ADA)
     assert stored(fixed_clock_log) == [entry]
+
+
+_KEYS = st.one_of(st.text(max_size=3), st.integers(-2, 2), st.booleans(), st.none())
+_JSONISH = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False,
+              allow_infinity=False), st.text(max_size=4)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.tuples(inner, inner),
+                            st.dictionaries(_KEYS, inner, max_size=3)),
+    max_leaves=12,
+)  # fmt: skip
+
+
+def _keys_are_text(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _keys_are_text(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_keys_are_text(v) for v in value)
+    return True
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+@given(st.dictionaries(_KEYS, _JSONISH, max_size=4))
+def test_json_copy_is_the_round_trip_or_a_refusal(value: dict[Any, Any]) -> None:
+    """Metadata is copied as its JSON round trip exactly when every key is text and no text
+    holds NUL; otherwise it is refused, however the value is shaped."""
+    if _keys_are_text(value) and not _has_nul(value):
+        assert _json_copy(value, "metadata", 1 << 20) == json.loads(json.dumps(value))
+    else:
+        with pytest.raises(MetadataError):
+            _json_copy(value, "metadata", 1 << 20)
