@@ -30,7 +30,7 @@ def log() -> ActivityLog:
 @pytest.fixture
 def no_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every new microsecond start counting at 0, so collisions are certain."""
-    monkeypatch.setattr(ids.random, "randrange", lambda n: 0)
+    monkeypatch.setattr(ids.random, "getrandbits", lambda k: 0)
 
 
 class TestTextForm:

@@ -98,7 +98,13 @@ _stack: contextvars.ContextVar[tuple[list[contextvars.Token[Any]], ...]] = conte
 
 def capture() -> Snapshot:
     """The current recording context as a :class:`Snapshot`."""
-    return Snapshot(_org_id.get(), _actor.get(), _source.get(), _api_key.get())
+    return Snapshot(*ambient())
+
+
+def ambient() -> tuple[str | None, Actor | None, Source | None, ApiKeyRef | None]:
+    """The current org, actor, source and API key as a plain tuple (what :func:`capture` holds,
+    without making a snapshot: ``build()`` reads them for every entry)."""
+    return _org_id.get(), _actor.get(), _source.get(), _api_key.get()
 
 
 def current() -> Snapshot:

@@ -102,7 +102,7 @@ class IdGenerator:
                 # Leave most of the range free for counting up within this microsecond. An
                 # instant earlier than the last one (a backfill) may collide with an id made
                 # before; stores resolve that by moving up within the microsecond.
-                value = base + random.randrange(SEQ_LIMIT // 2)
+                value = base + random.getrandbits(SEQ_BITS - 1)  # below SEQ_LIMIT // 2
             if value > last:
                 self._last = value
             return value

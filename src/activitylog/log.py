@@ -233,25 +233,25 @@ class ActivityLog:
     ) -> Entry:
         """Validate and build an entry without storing it (``record()`` minus the write)."""
         action_type = self.registry.get(action)
-        ambient = context.capture()
-        org_id = org_id if org_id is not None else ambient.org_id
+        ambient_org, ambient_actor, ambient_source, ambient_key = context.ambient()
+        org_id = org_id if org_id is not None else ambient_org
         if org_id is None:
             raise MissingContext("org_id")
         if not isinstance(org_id, str) or not org_id.strip():
             raise InvalidEntry(f"org_id must be a non-empty string, not {org_id!r}")
         _check_text("org_id", org_id)
-        actor = actor if actor is not None else ambient.actor
+        actor = actor if actor is not None else ambient_actor
         if actor is None:
             raise MissingContext("actor")
         if not isinstance(actor, Actor):
             raise InvalidEntry(f"actor must be an Actor, not {type(actor).__name__}")
         if target is not None and not isinstance(target, Target):
             raise InvalidEntry(f"target must be a Target, not {type(target).__name__}")
-        api_key = api_key if api_key is not None else ambient.api_key
+        api_key = api_key if api_key is not None else ambient_key
         if api_key is not None and not isinstance(api_key, ApiKeyRef):
             raise InvalidEntry(f"api_key must be an ApiKeyRef, not {type(api_key).__name__}")
         if source is None:
-            source = ambient.source
+            source = ambient_source
         if source is None:
             if api_key is not None:
                 source = Source.API

@@ -156,6 +156,16 @@ def _deep_freeze(value: Any) -> Any:
     return value
 
 
+def _to_kind(value: Kind | str) -> Kind:
+    # Entries are made for every record() and every row read: skip the enum lookup when the
+    # value is a member already.
+    return value if type(value) is Kind else Kind(value)
+
+
+def _to_source(value: Source | str) -> Source:
+    return value if type(value) is Source else Source(value)
+
+
 def _freeze_changes(value: Mapping[str, Any] | None) -> Mapping[str, tuple[Any, Any]] | None:
     if value is None:
         return None
@@ -181,11 +191,11 @@ class Entry:
     action: str
     label: str
     category: str
-    kind: Kind = attrs.field(converter=Kind)
+    kind: Kind = attrs.field(converter=_to_kind)
     actor: Actor
     description: str
     occurred_at: datetime
-    source: Source = attrs.field(converter=Source)
+    source: Source = attrs.field(converter=_to_source)
     api_key: ApiKeyRef | None = None
     target: Target | None = None
     # Read-only mappings are unhashable, so the entry's hash leaves them out (equality doesn't).
