@@ -156,16 +156,6 @@ def _deep_freeze(value: Any) -> Any:
     return value
 
 
-def _to_kind(value: Kind | str) -> Kind:
-    # Entries are made for every record() and every row read: skip the enum lookup when the
-    # value is a member already.
-    return value if type(value) is Kind else Kind(value)
-
-
-def _to_source(value: Source | str) -> Source:
-    return value if type(value) is Source else Source(value)
-
-
 def _freeze_changes(value: Mapping[str, Any] | None) -> Mapping[str, tuple[Any, Any]] | None:
     if value is None:
         return None
@@ -191,11 +181,11 @@ class Entry:
     action: str
     label: str
     category: str
-    kind: Kind = attrs.field(converter=_to_kind)
+    kind: Kind = attrs.field(converter=Kind)
     actor: Actor
     description: str
     occurred_at: datetime
-    source: Source = attrs.field(converter=_to_source)
+    source: Source = attrs.field(converter=Source)
     api_key: ApiKeyRef | None = None
     target: Target | None = None
     # Read-only mappings are unhashable, so the entry's hash leaves them out (equality doesn't).
