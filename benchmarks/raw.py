@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from activitylog.stores import _sqlite_schema as schema
-from activitylog.stores.sqlite import PENDING_LIMIT, SQLiteStore
+from activitylog.stores.sqlite import (
+    _COUNT_PENDING,
+    _INDEX_PENDING,
+    _INSERT_PENDING,
+    PENDING_LIMIT,
+    SQLiteStore,
+)
 
 ENTRIES = schema.ENTRIES
 SEARCH = schema.SEARCH
@@ -108,12 +114,6 @@ def _one_per_commit(conn: sqlite3.Connection, data: Prepared, rows: Sequence[int
     which waits in the pending table and enters the index ``PENDING_LIMIT`` at a time, as the
     store's small appends do."""
     insert = data.insert_entry
-    pending = f"INSERT INTO {schema.PENDING} (id, org, category, text) VALUES (?, ?, ?, ?)"
-    count_pending = f"SELECT count(*) FROM {schema.PENDING}"
-    index_pending = (
-        f"INSERT INTO {SEARCH} (rowid, org, category, haystack) "
-        f"SELECT id, org, category, text FROM {schema.PENDING} ORDER BY id"
-    )
     for i in rows:
         row = data.entries[i]
         if lock is not None:
@@ -127,9 +127,10 @@ def _one_per_commit(conn: sqlite3.Connection, data: Prepared, rows: Sequence[int
                 (row[2], row[-2], row[1]),
             )
             if data.search:
-                conn.execute(pending, data.search[i])
-                if conn.execute(count_pending).fetchone()[0] >= PENDING_LIMIT:
-                    conn.execute(index_pending)
+                # The store's own statements: the same SQL, written once.
+                conn.execute(_INSERT_PENDING, data.search[i])
+                if conn.execute(_COUNT_PENDING).fetchone()[0] >= PENDING_LIMIT:
+                    conn.execute(_INDEX_PENDING)
                     conn.execute(f"DELETE FROM {schema.PENDING}")
             conn.execute("COMMIT")
         finally:
