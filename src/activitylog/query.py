@@ -7,6 +7,7 @@ import binascii
 import enum
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
@@ -17,7 +18,7 @@ from dateutil.relativedelta import relativedelta
 
 from . import ids, search
 from .errors import InvalidCursor, InvalidQuery, NaiveDatetime
-from .models import Entry, Page
+from .models import Entry, Page, Target
 from .registry import ActionRegistry
 from .stores.base import QuerySpec, SortField, SortKey, Store, sort_key
 
@@ -112,6 +113,8 @@ class Query:
     until: datetime | None = None
     sort_field: SortField = "date"
     descending: bool = True
+    target_key: tuple[str, str] | None = None
+    actor_id: str | None = None
 
     def search(self, text: str) -> Query:
         """Keep entries whose label, description or actor name contain every word of ``text``."""
@@ -122,6 +125,16 @@ class Query:
         """Keep entries in any of these categories (no names: every category)."""
         checked = tuple(dict.fromkeys(self.registry.check_category(n) for n in names))
         return attrs.evolve(self, categories=checked)
+
+    def target(self, type: str, id: str | int | uuid.UUID) -> Query:
+        """Keep entries about one record: the history of ``Target(type, id)``."""
+        checked = Target(type, id)  # the same rules (and id conversion) as recording
+        return attrs.evolve(self, target_key=(checked.type, checked.id))
+
+    def actor(self, actor_id: str | int | uuid.UUID) -> Query:
+        """Keep entries made by one actor: a member's recent activity."""
+        checked = Target("actor", actor_id)  # an actor id follows a target id's rules
+        return attrs.evolve(self, actor_id=checked.id)
 
     def date(self, bucket: DateBucket | str | None) -> Query:
         """Keep entries in a date bucket (replaces any :meth:`between`); ``None`` clears it."""
@@ -169,6 +182,8 @@ class Query:
             until=until,
             sort=self.sort_field,
             descending=self.descending,
+            target=self.target_key,
+            actor_id=self.actor_id,
         )
 
     def page(self, size: int = 50, after: str | None = None) -> Page:
@@ -209,6 +224,8 @@ class Query:
             self.until.isoformat() if self.until else None,
             self.sort_field,
             self.descending,
+            list(self.target_key) if self.target_key else None,
+            self.actor_id,
         ]
         if self.bucket is not None:
             # The same bucket in another zone or week is another list of entries.

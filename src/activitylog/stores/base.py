@@ -31,6 +31,8 @@ class QuerySpec:
     - ``sort``/``descending``: ``"date"`` orders by id (ids are time-ordered, so this is date
       order with a deterministic tie-break); ``"action"`` orders by label, then id, in the same
       direction.
+    - ``target``: keep entries about this one record, ``(target type, target id)`` (``None``: all).
+    - ``actor_id``: keep entries made by this actor (``None``: all).
     - ``after``: the :func:`sort_key` of the last entry of the previous page; the page holds
       entries strictly after it in the sort order.
     - ``limit``: the largest number of entries to return.
@@ -43,6 +45,8 @@ class QuerySpec:
     until: datetime | None = None
     sort: SortField = "date"
     descending: bool = True
+    target: tuple[str, str] | None = None
+    actor_id: str | None = None
     after: SortKey | None = None
     limit: int = 50
 

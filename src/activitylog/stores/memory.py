@@ -92,6 +92,9 @@ class MemoryStore:
             for e in rows
             if (not spec.categories or e.category in spec.categories)
             and (spec.since is None or e.occurred_at >= spec.since)
+            and (spec.target is None or (
+                e.target is not None and (e.target.type, e.target.id) == spec.target))
+            and (spec.actor_id is None or e.actor.id == spec.actor_id)
             and (spec.until is None or e.occurred_at < spec.until)
             and search.matches(search.entry_haystack(e), spec.terms)
         ]
