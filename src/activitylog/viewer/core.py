@@ -1,0 +1,347 @@
+"""The viewer's framework-free core: URL query parameters to a :class:`Query`, and one page dict.
+
+The page dict is what both the HTML page and the JSON API show (the JSON API returns it as it
+is). Every URL in it keeps the current filters and changes one thing only, so a view can be
+bookmarked, shared and paged: a category's ``toggle_url`` adds or removes that category, a
+sort header's ``url`` flips or sets the order, and ``next_url`` is the current URL with only the
+cursor replaced.
+
+Query parameters (all optional; repeated ``category`` keeps entries in any of them):
+
+========  ==================================================================================
+``q``         search words (action name, description, member name)
+``category``  a category name, e.g. ``Leads`` (may be repeated)
+``date``      ``today``, ``this-week``, ``this-month`` or ``older``
+``sort``      ``date`` (default) or ``action``
+``order``     ``desc`` or ``asc`` (default: ``desc`` for date, ``asc`` for action)
+``tz``        the viewer's IANA time zone for the date buckets and exact times (default UTC)
+``target``    ``type:id``: the history of one record
+``actor``     an actor id: one member's activity
+``cursor``    where the next page starts (from ``next_url``)
+``size``      entries per page (1 to 200, default 50)
+========  ==================================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import attrs
+
+from ..errors import InvalidQuery
+from ..log import ActivityLog
+from ..models import Entry, Source
+from ..query import DateBucket, Query, resolve_tz
+
+#: The largest page the viewer serves.
+MAX_SIZE = 200
+#: Entries per page unless ``size`` says otherwise.
+DEFAULT_SIZE = 50
+#: How many days the entries-per-day chart covers.
+CHART_DAYS = 14
+
+_DATE_LABELS = {
+    DateBucket.TODAY: "Today",
+    DateBucket.THIS_WEEK: "This week",
+    DateBucket.THIS_MONTH: "This month",
+    DateBucket.OLDER: "Older",
+}
+_KNOWN = frozenset({"q", "category", "date", "sort", "order", "tz", "target", "actor",
+                    "cursor", "size"})
+
+
+@attrs.frozen
+class Params:
+    """The viewer's filters as read from a URL's query string (see the module docstring)."""
+
+    q: str = ""
+    categories: tuple[str, ...] = ()
+    date: DateBucket | None = None
+    sort: str = "date"
+    descending: bool = True
+    tz: str = "UTC"
+    target: tuple[str, str] | None = None
+    actor: str | None = None
+    cursor: str | None = None
+    size: int = DEFAULT_SIZE
+
+    @classmethod
+    def parse(cls, query_string: str) -> Params:
+        """Read a raw query string (``a=1&b=2``); raises :class:`InvalidQuery` on bad values.
+
+        Unknown parameters are ignored, so hosts may add their own.
+        """
+        pairs = parse_qsl(query_string, keep_blank_values=True)
+        single: dict[str, str] = {}
+        categories: list[str] = []
+        for key, value in pairs:
+            if key == "category":
+                if value.strip():
+                    categories.append(value.strip())
+            elif key in _KNOWN:
+                single[key] = value
+        date: DateBucket | None = None
+        if single.get("date"):
+            try:
+                date = DateBucket(single["date"])
+            except ValueError:
+                choices = ", ".join(b.value for b in DateBucket)
+                raise InvalidQuery(
+                    f"unknown date filter {single['date']!r} (choose {choices})"
+                ) from None
+        sort = single.get("sort") or "date"
+        if sort not in ("date", "action"):
+            raise InvalidQuery(f"cannot sort by {sort!r}; sort by 'date' or 'action'")
+        order = single.get("order") or ("desc" if sort == "date" else "asc")
+        if order not in ("asc", "desc"):
+            raise InvalidQuery(f"order must be 'asc' or 'desc', not {order!r}")
+        tz = single.get("tz") or "UTC"
+        resolve_tz(tz)  # an unknown zone is refused here, with the query's message
+        target: tuple[str, str] | None = None
+        if single.get("target"):
+            type_, sep, id_ = single["target"].partition(":")
+            if not sep or not type_ or not id_:
+                raise InvalidQuery(
+                    f"target must be 'type:id' (e.g. 'lead:42'), not {single['target']!r}"
+                )
+            target = (type_, id_)
+        size = DEFAULT_SIZE
+        if single.get("size"):
+            raw = single["size"]
+            if not raw.isdigit() or not 1 <= int(raw) <= MAX_SIZE:
+                raise InvalidQuery(f"size must be a whole number from 1 to {MAX_SIZE}, not {raw!r}")
+            size = int(raw)
+        return cls(
+            q=single.get("q", "").strip(),
+            categories=tuple(dict.fromkeys(categories)),
+            date=date,
+            sort=sort,
+            descending=order == "desc",
+            tz=tz,
+            target=target,
+            actor=single.get("actor") or None,
+            cursor=single.get("cursor") or None,
+            size=size,
+        )
+
+    def query_string(self) -> str:
+        """These filters as a query string, defaults left out (the inverse of :meth:`parse`)."""
+        pairs: list[tuple[str, str]] = []
+        if self.q:
+            pairs.append(("q", self.q))
+        pairs += [("category", name) for name in self.categories]
+        if self.date is not None:
+            pairs.append(("date", self.date.value))
+        if self.sort != "date":
+            pairs.append(("sort", self.sort))
+        if self.descending != (self.sort == "date"):
+            pairs.append(("order", "desc" if self.descending else "asc"))
+        if self.tz != "UTC":
+            pairs.append(("tz", self.tz))
+        if self.target is not None:
+            pairs.append(("target", f"{self.target[0]}:{self.target[1]}"))
+        if self.actor is not None:
+            pairs.append(("actor", self.actor))
+        if self.size != DEFAULT_SIZE:
+            pairs.append(("size", str(self.size)))
+        if self.cursor is not None:
+            pairs.append(("cursor", self.cursor))
+        return urlencode(pairs)
+
+    def url(self, path: str, **changes: Any) -> str:
+        """``path`` with these filters, ``changes`` applied; any change but ``cursor`` drops it."""
+        if "cursor" not in changes:
+            changes["cursor"] = None
+        qs = attrs.evolve(self, **changes).query_string()
+        return f"{path}?{qs}" if qs else path
+
+    def query(self, log: ActivityLog, org_id: str, viewer: Any) -> Query:
+        """The query these filters ask for; the log's access policy checks ``viewer`` here."""
+        query = log.query(org_id, viewer=viewer, tz=self.tz)
+        if self.q:
+            query = query.search(self.q)
+        if self.categories:
+            query = query.category(*self.categories)
+        if self.date is not None:
+            query = query.date(self.date)
+        if self.target is not None:
+            query = query.target(*self.target)
+        if self.actor is not None:
+            query = query.actor(self.actor)
+        return query.sort(self.sort, self.descending)
+
+
+def initials(name: str) -> str:
+    """Up to two letters for an avatar without a picture: ``"Ada Lovelace"`` -> ``"AL"``."""
+    words = [w for w in name.split() if w[:1].isalnum()]
+    if not words:
+        return (name.strip()[:1] or "?").upper()
+    letters = words[0][0] + (words[-1][0] if len(words) > 1 else "")
+    return letters.upper()
+
+
+def safe_avatar(url: str | None) -> str | None:
+    """An avatar URL fit for ``<img src>``: http(s) only, anything else dropped."""
+    if url and url.lower().startswith(("https://", "http://")):
+        return url
+    return None
+
+
+def exact_time(moment: datetime, tz: tzinfo) -> str:
+    """The full local time of a moment, e.g. ``"2024-03-13 03:30:00 CET"``."""
+    local = moment.astimezone(tz)
+    return local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "UTC")
+
+
+def entry_dict(
+    entry: Entry, now: datetime, tz: tzinfo, params: Params, path: str
+) -> dict[str, Any]:
+    """One entry as the page shows it (JSON-ready)."""
+    actor, target, key = entry.actor, entry.target, entry.api_key
+    return {
+        "id": entry.id,
+        "seq": entry.seq,
+        "action": entry.action,
+        "label": entry.label,
+        "category": entry.category,
+        "kind": entry.kind.value,
+        "color": entry.color,
+        "actor": {
+            "id": actor.id,
+            "name": actor.name,
+            "kind": actor.kind.value,
+            "avatar_url": safe_avatar(actor.avatar_url),
+            "initials": initials(actor.name),
+            "url": params.url(path, actor=actor.id, target=None),
+        },
+        "description": entry.description,
+        "occurred_at": entry.occurred_at.isoformat(),
+        "relative_time": entry.relative_time(now),
+        "exact_time": exact_time(entry.occurred_at, tz),
+        "source": entry.source.value,
+        "api_key": None if key is None or entry.source is not Source.API else {"name": key.name},
+        "target": None if target is None else {
+            "type": target.type,
+            "id": target.id,
+            "label": target.label,
+            "history_url": params.url(path, target=(target.type, target.id), actor=None),
+        },
+    }
+
+
+def build_page(
+    log: ActivityLog,
+    org_id: str,
+    viewer: Any,
+    params: Params,
+    path: str,
+    *,
+    links: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The page dict for ``params``: entries, counts, filters and URLs built on ``path``.
+
+    Raises :class:`~activitylog.errors.PermissionDenied` before reading anything when the
+    log's policy refuses ``viewer``, and :class:`~activitylog.errors.InvalidQuery` (or
+    :class:`~activitylog.errors.InvalidCursor`) for filters that make no sense.
+    ``links`` adds URLs of the other endpoints (export, chart...) as the caller names them.
+    """
+    query = params.query(log, org_id, viewer)
+    page = query.page(params.size, after=params.cursor)
+    now = log.clock()
+    tz = query.tz
+    counts = log.categories(org_id, viewer=viewer)
+    present = {name for name, _ in counts}
+    # A selected category with no entries stays listed, so it can still be unselected.
+    extra = [(name, 0) for name in params.categories if name not in present]
+    categories = [
+        {
+            "name": name,
+            "count": count,
+            "selected": name in params.categories,
+            "toggle_url": params.url(
+                path,
+                categories=tuple(c for c in params.categories if c != name)
+                if name in params.categories
+                else (*params.categories, name),
+            ),
+        }
+        for name, count in [*counts, *extra]
+    ]
+    dates = [
+        {
+            "value": bucket.value,
+            "label": _DATE_LABELS[bucket],
+            "selected": params.date is bucket,
+            "url": params.url(path, date=None if params.date is bucket else bucket),
+        }
+        for bucket in DateBucket
+    ]
+    sorts = {}
+    for field in ("action", "date"):
+        active = params.sort == field
+        # A click on the active column flips it; on the other column it starts at its default.
+        descending = (not params.descending) if active else field == "date"
+        sorts[field] = {
+            "active": active,
+            "descending": params.descending if active else None,
+            "url": params.url(path, sort=field, descending=descending),
+        }
+    next_url = None
+    if page.next_cursor is not None:
+        next_url = params.url(path, cursor=page.next_cursor)
+    filtered = bool(params.q or params.categories or params.date or params.target or params.actor)
+    return {
+        "org_id": org_id,
+        "filters": {
+            "q": params.q,
+            "category": list(params.categories),
+            "date": None if params.date is None else params.date.value,
+            "sort": params.sort,
+            "order": "desc" if params.descending else "asc",
+            "tz": params.tz,
+            "target": None if params.target is None else
+            {"type": params.target[0], "id": params.target[1]},
+            "actor": params.actor,
+            "size": params.size,
+        },
+        "filtered": filtered,
+        "clear_url": path,
+        "first_page": params.cursor is None,
+        "total_in_org": sum(count for _, count in counts),
+        "entries": [entry_dict(e, now, tz, params, path) for e in page.entries],
+        "categories": categories,
+        "dates": dates,
+        "sort": sorts,
+        "next_cursor": page.next_cursor,
+        "next_url": next_url,
+        "links": dict(links or {}),
+        "now": now.isoformat(),
+    }
+
+
+def chart_days(
+    log: ActivityLog, org_id: str, viewer: Any, params: Params, days: int = CHART_DAYS
+) -> list[tuple[str, int]]:
+    """Entries per local day for the current filters: the last ``days`` days, oldest first."""
+    query = params.query(log, org_id, viewer)
+    now = log.clock()
+    tz = query.tz
+    spec = query.spec(now)
+    today = now.astimezone(tz).date()
+    result = []
+    for back in range(days - 1, -1, -1):
+        day = today - timedelta(days=back)
+        start = datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(timezone.utc)
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+        end = end.astimezone(timezone.utc)
+        since = start if spec.since is None else max(start, spec.since)
+        until = end if spec.until is None else min(end, spec.until)
+        count = 0 if since >= until else log.store.count(
+            attrs.evolve(spec, since=since, until=until)
+        )
+        result.append((day.isoformat(), count))
+    return result
+
