@@ -10,7 +10,6 @@ import pytest
 
 from activitylog import ActionRegistry, ActivityLog, Actor, ApiKeyRef, Entry, Role, Target, Viewer
 from activitylog.viewer import ViewerApp
-
 from conftest import ORG, OTHER_ORG, START, Clock
 
 #: Stored text that would run if the page ever rendered it as HTML.

@@ -12,10 +12,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import ORG
 
 from activitylog import ActivityLog, Query, Viewer
 from activitylog.viewer import CSP, Params, Request, Response, ViewerApp, core, static
+from conftest import ORG
 
 from .conftest import IMG, SCRIPT
 
