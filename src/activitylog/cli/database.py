@@ -1,0 +1,84 @@
+"""Opening the database a command names, as an operator of one of its organizations."""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from pathlib import Path
+from typing import Any
+
+from ..access import Role, Viewer
+from ..errors import SchemaError
+from ..log import ActivityLog
+from .base import PROG, CliError
+
+#: The first bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+#: The operator identity the command line reads with.
+OPERATOR = "activitylog-cli"
+
+
+def database_url(db: str) -> str:
+    """The store URL of a ``--db`` value: a path, or already a URL."""
+    if "://" in db:
+        return db
+    return "sqlite:///" + str(Path(db).expanduser().resolve())
+
+
+def check_database(db: str) -> None:
+    """Refuse a ``--db`` that is missing, a directory, or not a SQLite file."""
+    if "://" in db:
+        return
+    path = Path(db).expanduser()
+    if not path.exists():
+        raise CliError(
+            f"no database at {db} (create the demo one with `{PROG} demo --db {shlex.quote(db)}`)"
+        )
+    if path.is_dir():
+        raise CliError(f"{db} is a directory, not a database file")
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise CliError(f"cannot read {db}: {exc.strerror}") from None
+    if header != SQLITE_HEADER:
+        raise CliError(f"{db} is not an activitylog database (not a SQLite file)")
+
+
+def open_log(db: str, *, integrity_key: str | None = None) -> ActivityLog:
+    """Open an existing database; never creates one."""
+    check_database(db)
+    options: dict[str, Any] = {}
+    if integrity_key is not None:
+        options["integrity_key"] = integrity_key
+    try:
+        return ActivityLog.open(database_url(db), **options)
+    except SchemaError as exc:
+        raise CliError(f"{db} is not an activitylog database ({exc})") from None
+
+
+def check_org(log: ActivityLog, org: str) -> None:
+    """Refuse an organization without entries, naming the closest known one."""
+    if log.store.head(org) is not None:
+        return
+    known = log.store.org_ids()
+    close = difflib.get_close_matches(org, known, n=1)
+    if close:
+        hint = f"; did you mean {close[0]!r}?"
+    elif known:
+        shown = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+        hint = f" (organizations with entries: {shown})"
+    else:
+        hint = " (the database has no entries)"
+    raise CliError(f"unknown organization {org!r}: it has no entries{hint}")
+
+
+def operator_viewer(org: str) -> Viewer:
+    """The command line reads as an Owner of the organization it is asked about."""
+    return Viewer(OPERATOR, org, Role.OWNER)
+
+
+def remove_files(path: Path) -> None:
+    """Delete a SQLite database file and its journal files."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
