@@ -1,0 +1,168 @@
+"""Django: an app configured from ``settings.ACTIVITYLOG``, a middleware, deferred recording.
+
+.. code-block:: python
+
+    INSTALLED_APPS += ["activitylog.integrations.django"]
+    MIDDLEWARE += ["activitylog.integrations.django.ActivityLogMiddleware"]
+    ACTIVITYLOG = {"STORE": "sqlite:///activity.db", "REGISTRY": "crm.audit.registry"}
+
+    from activitylog.integrations.django import record
+    record("lead.created", target=Target("lead", lead.pk, lead.name))
+
+:func:`record` validates the entry at once and writes it when the surrounding database
+transaction commits (never, if it rolls back).
+"""
+
+from __future__ import annotations
+
+try:
+    import django  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a process without Django
+    from .._common import missing
+
+    raise missing("Django", "django") from exc
+
+import functools
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
+
+from django.db import transaction
+
+from ...log import ActivityLog
+from ...models import Entry
+from .._common import ViewCall, entry_fields, succeeded
+from .._common import arecord as _arecord
+from .conf import get_config, get_log
+from .middleware import (
+    ActivityLogMiddleware,
+    RequestContext,
+    current_request,
+    is_anonymous,
+    late_authentication,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _prepare(action: str, fields: dict[str, Any]) -> tuple[ActivityLog, Entry | None]:
+    log = get_log()
+    with late_authentication():
+        if fields.get("actor") is None and is_anonymous():
+            return log, None
+        return log, log.build(action, **fields)
+
+
+def _write_on_commit(log: ActivityLog, entry: Entry, using: str) -> None:
+    # Outside an atomic block Django runs the callback at once; inside, only after COMMIT.
+    transaction.on_commit(functools.partial(log.store.append, [entry], log.chain), using=using)
+
+
+def record(action: str, *, using: str | None = None, **fields: Any) -> Entry | None:
+    """Record ``action`` when the current transaction of database ``using`` commits.
+
+    Takes ``ActivityLog.record()``'s keyword arguments; org, actor, source and API key come
+    from the request. The entry is validated now (errors raise here) and returned unstored.
+    An anonymous request records nothing and returns ``None`` unless
+    ``ACTIVITYLOG['ANONYMOUS_ACTOR']`` names an actor for it.
+    """
+    log, entry = _prepare(action, fields)
+    if entry is None:
+        return None
+    _write_on_commit(log, entry, using or get_config().database)
+    return entry
+
+
+async def arecord(action: str, **fields: Any) -> Entry | None:
+    """Record from an async view without blocking the event loop (written at once: async
+    views run outside transactions)."""
+    log = get_log()
+    with late_authentication():
+        if fields.get("actor") is None and is_anonymous():
+            return None
+        return await _arecord(log, action, **fields)
+
+
+def response_data(response: Any) -> Any:
+    """The data of a response: DRF's ``response.data``, or its JSON body, else ``None``."""
+    if hasattr(response, "data"):
+        return response.data
+    if getattr(response, "streaming", False):
+        return None
+    if "json" not in str(response.get("Content-Type", "")):
+        return None
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
+
+
+def records(
+    action: str,
+    *,
+    target: Any = None,
+    metadata: Any = None,
+    description: Any = None,
+    changes: Any = None,
+    when: Callable[[ViewCall], bool] | None = None,
+    error_body: Callable[[Any], bool] | None = None,
+) -> Callable[[F], F]:
+    """Decorate a Django view so that each successful response records ``action``.
+
+    Success is a 2xx status whose body ``error_body`` (default ``ACTIVITYLOG['ERROR_BODY']``)
+    does not report an error. ``target`` is a :class:`~activitylog.Target`, a callable taking a
+    :class:`ViewCall`, or a type name (``"lead"``): the id then comes from the response data
+    or the URL's ``pk``. The entry is written when the transaction commits.
+    """
+    get_log().registry.get(action)
+    specs = {"target": target, "metadata": metadata, "description": description,
+             "changes": changes}
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
+            response = view(request, *args, **kwargs)
+            record_response(action, request, response, kwargs, specs, when=when,
+                            error_body=error_body)
+            return response
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def record_response(
+    action: str,
+    request: Any,
+    response: Any,
+    kwargs: Mapping[str, Any],
+    specs: Mapping[str, Any],
+    *,
+    when: Callable[[ViewCall], bool] | None = None,
+    error_body: Callable[[Any], bool] | None = None,
+    view: Any = None,
+    instance: Any = None,
+) -> Entry | None:
+    """Record ``action`` for a view's response if it succeeded (shared by the view decorators)."""
+    data = response_data(response)
+    status = int(getattr(response, "status_code", 500))
+    if not succeeded(status, data, error_body or get_config().error_body):
+        return None
+    call = ViewCall(request, response, status, data, dict(kwargs), view, instance)
+    if when is not None and not when(call):
+        return None
+    return record(action, **entry_fields(call, specs))
+
+
+__all__ = [
+    "ActivityLogMiddleware",
+    "RequestContext",
+    "ViewCall",
+    "arecord",
+    "current_request",
+    "get_config",
+    "get_log",
+    "record",
+    "record_response",
+    "records",
+]

@@ -1,0 +1,1 @@
+"""``manage.py activitylog_verify`` and ``manage.py activitylog_export``."""

@@ -1,0 +1,117 @@
+"""Django REST framework: a view mixin that binds the context where DRF authenticates, and a
+decorator that records only successful responses, with the target from the saved instance.
+
+.. code-block:: python
+
+    class LeadViewSet(ActivityLogMixin, viewsets.ModelViewSet):
+        @records("lead.created", target="lead")
+        def create(self, request, *args, **kwargs):
+            return super().create(request, *args, **kwargs)
+"""
+
+from __future__ import annotations
+
+try:
+    import rest_framework  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a process without DRF
+    from ._common import missing
+
+    raise missing("Django REST framework", "drf") from exc
+
+import functools
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Any, TypeVar, cast
+
+from django.http import HttpRequest
+from rest_framework.request import Request
+
+from .. import context
+from ._common import ViewCall, auto_target
+from .django import record_response
+from .django.conf import get_log
+from .django.middleware import bind_request, current_request, resolve
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ActivityLogMixin:
+    """An ``APIView`` mixin: the context is bound right after DRF authenticates the request
+    (so ``log.record()`` anywhere in the view sees the token's user and API key), and the
+    instance a generic view saves or deletes is kept for :func:`records`' target.
+    """
+
+    activitylog_instance: Any = None
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        self._activitylog_scope = ExitStack()
+        with self._activitylog_scope:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        if current_request() is None:  # no middleware: bind the request details too
+            values = resolve(request._request)
+            self._activitylog_scope.enter_context(bind_request(request._request, values))
+        else:
+            values = resolve(request._request, details=False)
+            self._activitylog_scope.enter_context(
+                context.bound(org_id=values.org_id, actor=values.actor, api_key=values.api_key)
+            )
+
+    def perform_create(self, serializer: Any) -> None:
+        super().perform_create(serializer)  # type: ignore[misc]
+        self.activitylog_instance = serializer.instance
+
+    def perform_update(self, serializer: Any) -> None:
+        super().perform_update(serializer)  # type: ignore[misc]
+        self.activitylog_instance = serializer.instance
+
+    def perform_destroy(self, instance: Any) -> None:
+        # Django clears the primary key of a deleted instance; keep it for the target.
+        instance._activitylog_pk = instance.pk
+        super().perform_destroy(instance)  # type: ignore[misc]
+        self.activitylog_instance = instance
+
+
+def records(
+    action: str,
+    *,
+    target: Any = None,
+    metadata: Any = None,
+    description: Any = None,
+    changes: Any = None,
+    when: Callable[[ViewCall], bool] | None = None,
+    error_body: Callable[[Any], bool] | None = None,
+) -> Callable[[F], F]:
+    """Decorate a DRF view method (or an ``@api_view`` function) to record ``action`` for each
+    successful response: a 2xx status whose data ``error_body`` does not call an error.
+
+    ``target`` may be a type name (``"lead"``): the id and label then come from the instance
+    the view saved or deleted (with :class:`ActivityLogMixin`), else from the response data's
+    ``id`` and ``name``, else from the URL's ``pk``. The entry is written when the transaction
+    commits.
+    """
+    get_log().registry.get(action)
+    specs = {"target": auto_target(target) if isinstance(target, str) else target,
+             "metadata": metadata, "description": description, "changes": changes}
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            response = fn(*args, **kwargs)
+            if args and isinstance(args[0], (Request, HttpRequest)):
+                view, request = None, args[0]
+            else:
+                view, request = args[0], args[1]
+            instance = getattr(view, "activitylog_instance", None)
+            record_response(action, request, response, kwargs, specs, when=when,
+                            error_body=error_body, view=view, instance=instance)
+            return response
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+__all__ = ["ActivityLogMixin", "records"]

@@ -1,0 +1,1 @@
+"""A tiny CRM app for the Django and DRF integration tests."""

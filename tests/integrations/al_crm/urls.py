@@ -1,0 +1,20 @@
+"""URLs of the test CRM."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+router = DefaultRouter()
+router.register("api/leads", views.LeadViewSet)
+
+urlpatterns = [
+    path("leads/new", views.create_lead),
+    path("leads/<int:pk>/delete", views.delete_lead),
+    path("direct", views.log_direct),
+    path("async", views.async_create),
+    path("api/touch", views.api_touch),
+    path("", include(router.urls)),
+]
