@@ -52,7 +52,12 @@ def actor_from_user(user: Any) -> Actor | None:
             break
     if ident is None:
         return None
-    name = None
+    name = _name_of(user)
+    avatar = getattr(user, "avatar_url", None)
+    return Actor(ident, name or ident, avatar if isinstance(avatar, str) and avatar else None)
+
+
+def _name_of(user: Any) -> str | None:
     for attribute in ("get_full_name", "display_name", "name", "get_username", "username",
                       "email"):
         value = getattr(user, attribute, None)
@@ -60,9 +65,8 @@ def actor_from_user(user: Any) -> Actor | None:
             value = value()
         name = _text(value)
         if name is not None:
-            break
-    avatar = getattr(user, "avatar_url", None)
-    return Actor(ident, name or ident, avatar if isinstance(avatar, str) and avatar else None)
+            return name
+    return None
 
 
 def fingerprint(secret: str) -> str:
@@ -86,8 +90,8 @@ def api_key_from_token(token: Any) -> ApiKeyRef | None:
         user = getattr(token, "user", None)
         if secret is None or user is None:
             return None
-        owner = actor_from_user(user)
-        name = f"token of {owner.name}" if owner is not None else "token"
+        owner = _name_of(user)
+        name = f"token of {owner}" if owner is not None else "token"
     ident = _text(getattr(token, "pk", None)) or _text(getattr(token, "id", None))
     if ident is None or (secret is not None and ident == secret):
         if secret is None:
