@@ -42,6 +42,7 @@ from activitylog import (
     UnknownCategory,
     Viewer,
 )
+from activitylog import ids as id_scheme
 from activitylog.integrity import canonical
 from activitylog.stores import GENESIS, ChainHead, QuerySpec, Store
 from conftest import ORG, OTHER_ORG, START, Clock
@@ -878,6 +879,33 @@ def test_between_is_inclusive_start_exclusive_end(log: ActivityLog, owner: Viewe
     assert got(datetime(2023, 12, 31, 19, tzinfo=new_york), None) == set(made.values()) - {made[-1]}
 
 
+def test_between_applies_bounds_to_the_millisecond(log: ActivityLog, owner: Viewer) -> None:
+    """Sub-millisecond parts of the bounds and of occurred_at are dropped before comparing."""
+    ms = timedelta(milliseconds=1)
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    inside = at(log, t0 + timedelta(microseconds=400))
+    before = at(log, t0 - US)
+    later = at(log, t0 + ms)
+    query = log.query(ORG, viewer=owner)
+    assert ids(query.between(t0 + timedelta(microseconds=700), t0 + ms).page()) == [inside]
+    assert ids(query.between(t0 - US, t0 + timedelta(microseconds=999)).page()) == [before]
+    assert ids(query.between(t0 + ms + US, None).page()) == [later]
+
+
+def test_thousands_of_entries_at_one_instant(log: ActivityLog, owner: Viewer) -> None:
+    """3,000 entries with one occurred_at (more than 2,048) are stored in recording order."""
+    moment = START + timedelta(microseconds=999)
+    stored = log.record_many(
+        {"action": "lead.created", "org_id": ORG, "actor": ADA, "occurred_at": moment,
+         "metadata": {"n": i}} for i in range(3000)
+    )
+    oldest_first = log.query(ORG, viewer=owner).sort("date", descending=False)
+    assert [e.metadata["n"] for e in oldest_first] == list(range(3000))
+    assert ids(oldest_first) == ids(stored)
+    assert oldest_first.between(moment, moment + US).count() == 3000
+    assert log.verify(ORG).ok
+
+
 def test_between_rejects_naive_and_empty_ranges(log: ActivityLog, owner: Viewer) -> None:
     """Naive datetimes raise NaiveDatetime; a start not before the end raises InvalidQuery."""
     query = log.query(ORG, viewer=owner)
@@ -1037,10 +1065,10 @@ def test_append_failing_midway_stores_nothing(log: ActivityLog, owner: Viewer) -
     assert log.verify(ORG).ok and log.verify(OTHER_ORG).ok
 
 
-def test_colliding_ids_move_up_within_their_microsecond(log: ActivityLog, owner: Viewer) -> None:
-    """An id that is already taken is moved up within its microsecond, exactly as the reference does."""
+def test_colliding_ids_move_up_within_their_millisecond(log: ActivityLog, owner: Viewer) -> None:
+    """An id that is already taken is moved up within its millisecond, exactly as the reference does."""
     built = [log.build("lead.created", org_id=ORG, actor=ADA, occurred_at=START) for _ in range(4)]
-    base = int(built[0].id, 16) >> 11 << 11
+    base = id_scheme.floor_id(START)
     clashing = [attrs.evolve(e, id=format(base | 5, "016x")) for e in built]
     reference = ActivityLog()
     expected = reference.store.append(clashing, reference.chain)
@@ -1058,9 +1086,9 @@ def test_colliding_ids_move_up_within_their_microsecond(log: ActivityLog, owner:
 def test_an_id_that_cannot_move_up_fails_and_stores_nothing(
     log: ActivityLog, owner: Viewer
 ) -> None:
-    """When a taken id has no room left in its microsecond, the append fails and stores nothing."""
+    """When a taken id has no room left in its millisecond, the append fails and stores nothing."""
     built = [log.build("lead.created", org_id=ORG, actor=ADA, occurred_at=START) for _ in range(3)]
-    top = (int(built[0].id, 16) >> 11 << 11) | 2047
+    top = id_scheme.floor_id(START) + id_scheme.IDS_PER_MS - 1
     rec(log, "task.created")
     with pytest.raises((InvalidEntry, StoreError)):
         log.store.append([attrs.evolve(e, id=format(top, "016x")) for e in built], log.chain)

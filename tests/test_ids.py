@@ -80,11 +80,23 @@ class TestTime:
         assert ids.from_micros(ids.to_micros(moment)) == moment
 
     @given(instants)
-    def test_generated_id_encodes_its_instant(self, moment: datetime) -> None:
-        """An id made for an instant decodes to that instant and is at least its floor."""
+    def test_generated_id_lies_in_its_millisecond_band(self, moment: datetime) -> None:
+        """An id made for an instant decodes to its millisecond and lies in that band."""
         value = ids.IdGenerator().next(moment)
-        assert (ids.time_of(value), value >= ids.floor_id(moment)) == (moment, True)
-        assert value < ids.floor_id(moment + timedelta(microseconds=1))
+        assert ids.time_of(value) == ids.floor_ms(moment)
+        assert ids.floor_id(moment) <= value < ids.floor_id(moment) + ids.IDS_PER_MS
+
+    @given(instants, st.integers(0, 2047))
+    def test_ids_of_the_earlier_layout_lie_in_their_band(self, moment: datetime, n: int) -> None:
+        """An id written as ``microseconds << 11 | n`` falls in its millisecond's band."""
+        old = ids.to_micros(moment) << 11 | n
+        assert ids.floor_id(moment) <= old < ids.floor_id(moment) + ids.IDS_PER_MS
+        assert ids.time_of(old) == ids.floor_ms(moment)
+
+    def test_floor_ms_drops_the_sub_millisecond_part(self) -> None:
+        """``floor_ms`` keeps the millisecond and converts to UTC."""
+        paris = datetime(2024, 5, 15, 14, 0, 0, 123_999, tzinfo=timezone(timedelta(hours=2)))
+        assert ids.floor_ms(paris) == datetime(2024, 5, 15, 12, 0, 0, 123_000, tzinfo=timezone.utc)
 
     def test_floor_clamps(self) -> None:
         """Floors before 1970 are 0; floors after the last encodable instant stay 63-bit."""
@@ -111,11 +123,11 @@ class TestGenerator:
     @settings(max_examples=50, deadline=None)
     @given(st.lists(instants, min_size=1, max_size=50))
     def test_order_by_id_is_order_by_time(self, moments: list[datetime]) -> None:
-        """Sorting ids sorts their instants; all ids are distinct (one microsecond each)."""
+        """Sorting ids sorts their instants, to the microsecond; all ids are distinct."""
         gen = ids.IdGenerator()
-        values = [gen.next(m) for m in dict.fromkeys(moments)]
-        assert len(set(values)) == len(values)
-        assert [ids.time_of(v) for v in sorted(values)] == sorted(dict.fromkeys(moments))
+        made = {gen.next(m): m for m in dict.fromkeys(moments)}
+        assert len(made) == len(dict.fromkeys(moments))
+        assert [made[v] for v in sorted(made)] == sorted(dict.fromkeys(moments))
 
     def test_monotonic_with_advancing_clock(self) -> None:
         """With a clock that never goes back, each id is greater than the one before."""
@@ -162,13 +174,41 @@ class TestGenerator:
             ids.EPOCH, True, True,
         )
 
-    def test_too_many_in_one_microsecond(self, no_jitter: None) -> None:
-        """The 2049th id in one microsecond is refused rather than spilling into the next."""
+    def test_thousands_in_one_microsecond_keep_counting_up(self) -> None:
+        """Far more than 2,048 ids fit one instant: they count up, in order, in its band."""
         gen = ids.IdGenerator()
-        values = [gen.next(NOW) for _ in range(ids.SEQ_LIMIT)]
-        with pytest.raises(InvalidEntry, match="more than 2048 entries share the instant"):
-            gen.next(NOW)
-        assert {ids.time_of(v) for v in values} == {NOW}
+        late = NOW + timedelta(microseconds=999)  # the last microsecond of its millisecond
+        values = [gen.next(late) for _ in range(5000)]
+        assert values == list(range(values[0], values[0] + 5000))
+        assert {ids.time_of(v) for v in values} == {ids.floor_ms(late)}
+
+    def test_an_overflowing_instant_is_ordered_before_later_microseconds(self) -> None:
+        """Entries recorded later at a microsecond the overflow ran through come after it."""
+        gen = ids.IdGenerator()
+        burst = [gen.next(NOW) for _ in range(3000)]
+        after = gen.next(NOW + timedelta(microseconds=1))
+        assert after > max(burst)
+
+    def test_every_instant_has_room_for_its_minimum(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Even the last microsecond of a millisecond with the largest offset holds
+        ``MIN_PER_INSTANT`` ids; the next one beyond the band is refused."""
+        monkeypatch.setattr(ids.random, "getrandbits", lambda k: (1 << k) - 1)
+        gen = ids.IdGenerator()
+        late = NOW + timedelta(microseconds=999)
+        first = gen.next(late)
+        room = ids.floor_id(late) + ids.IDS_PER_MS - first
+        assert room >= ids.MIN_PER_INSTANT >= 1_000_000
+        gen._last = first + room - 2  # as if the instant had taken all but its last id
+        assert ids.time_of(gen.next(late)) == ids.floor_ms(late)
+        with pytest.raises(InvalidEntry, match="more than 2048000 entries share the instant"):
+            gen.next(late)
+
+    def test_move_up_stays_in_the_band(self) -> None:
+        """``move_up`` gives the next id, and refuses to cross into the next millisecond."""
+        top = ids.floor_id(NOW) + ids.IDS_PER_MS - 1
+        assert ids.move_up(top - 1, NOW) == top
+        with pytest.raises(InvalidEntry, match="share the instant"):
+            ids.move_up(top, NOW)
 
 
 class TestRecordedIds:
@@ -194,10 +234,29 @@ class TestRecordedIds:
         assert ids.time_of(ids.decode(backfill.id)) == earlier == backfill.occurred_at
 
     def test_id_time_is_occurred_at(self, log: ActivityLog) -> None:
-        """An entry's id encodes its occurred_at, converted to UTC."""
+        """An entry's id encodes its occurred_at to the millisecond, converted to UTC."""
         moment = datetime(2023, 3, 26, 2, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
         entry = log.record(
             "lead.deleted", org_id="acme", actor=ADA, target=Target("lead", 1), occurred_at=moment
         )
-        assert ids.time_of(ids.decode(entry.id)) == moment == entry.occurred_at
+        assert moment == entry.occurred_at
+        assert ids.time_of(ids.decode(entry.id)) == ids.floor_ms(moment)
         assert entry.occurred_at.tzinfo is timezone.utc
+
+    def test_record_many_at_one_instant(self, log: ActivityLog) -> None:
+        """Thousands of entries with one occurred_at are stored, id order = recording order."""
+        items = [{"action": "lead.created", "org_id": "acme", "actor": ADA, "occurred_at": NOW,
+                  "metadata": {"n": i}} for i in range(3000)]
+        stored = log.record_many(items)
+        assert [e.metadata["n"] for e in sorted(stored, key=lambda e: e.id)] == list(range(3000))
+        assert len({e.id for e in stored}) == 3000
+
+    def test_a_million_ids_at_one_instant(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """1,000,000 ids for one instant, at the worst place in its millisecond, all distinct,
+        in order and in the band (what a 1,000,000-entry ``record_many()`` takes)."""
+        monkeypatch.setattr(ids.random, "getrandbits", lambda k: (1 << k) - 1)
+        gen = ids.IdGenerator()
+        late = NOW + timedelta(microseconds=999)
+        numbers = [gen.next(late) for _ in range(1_000_000)]
+        assert numbers == list(range(numbers[0], numbers[0] + 1_000_000))
+        assert numbers[-1] < ids.floor_id(late) + ids.IDS_PER_MS

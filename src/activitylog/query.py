@@ -148,7 +148,11 @@ class Query:
         return attrs.evolve(self, bucket=bucket, since=None, until=None)
 
     def between(self, start: datetime | None = None, end: datetime | None = None) -> Query:
-        """Keep entries with ``start <= occurred_at < end`` (either may be open)."""
+        """Keep entries with ``start <= occurred_at < end`` (either may be open).
+
+        Bounds are applied to the millisecond: sub-millisecond parts are dropped from the bounds
+        and from ``occurred_at`` before comparing.
+        """
         since = None if start is None else _aware(start, "start")
         until = None if end is None else _aware(end, "end")
         if since is not None and until is not None and since >= until:
@@ -174,6 +178,9 @@ class Query:
             if moment.tzinfo is None or moment.utcoffset() is None:
                 raise NaiveDatetime("now" if now is not None else "the clock's time")
             since, until = bucket_range(self.bucket, moment, self.tz, self.week_start)
+        # Bounds apply to the millisecond: the precision at which ids order entries.
+        since = None if since is None else ids.floor_ms(since)
+        until = None if until is None else ids.floor_ms(until)
         return QuerySpec(
             org_id=self.org_id,
             terms=search.terms(self.text),

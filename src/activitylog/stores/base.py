@@ -27,7 +27,11 @@ class QuerySpec:
     - ``terms``: casefolded search words; every one must occur in the entry's haystack
       (:mod:`activitylog.search`).
     - ``categories``: keep entries in any of these categories (empty: all).
-    - ``since`` (inclusive) and ``until`` (exclusive): aware datetimes bounding ``occurred_at``.
+    - ``since`` (inclusive) and ``until`` (exclusive): aware datetimes bounding ``occurred_at``,
+      applied to the millisecond: an entry matches when its ``occurred_at`` with the
+      sub-millisecond part dropped is in ``[since, until)`` likewise truncated. A SQL store
+      compares ids with :attr:`since_id`/:attr:`until_id`, which is exactly that, because every
+      id lies in the band of its entry's millisecond (:mod:`activitylog.ids`).
     - ``sort``/``descending``: ``"date"`` orders by id (ids are time-ordered, so this is date
       order with a deterministic tie-break); ``"action"`` orders by label, then id, in the same
       direction.
@@ -52,12 +56,12 @@ class QuerySpec:
 
     @property
     def since_id(self) -> int | None:
-        """The smallest id an entry at or after ``since`` can have."""
+        """The smallest id an entry in or after the millisecond of ``since`` can have."""
         return None if self.since is None else ids.floor_id(self.since)
 
     @property
     def until_id(self) -> int | None:
-        """Every entry before ``until`` has an id below this one."""
+        """Every entry before the millisecond of ``until`` has an id below this one."""
         return None if self.until is None else ids.floor_id(self.until)
 
 
@@ -99,7 +103,9 @@ class Store(Protocol):
         (gapless from 1), the previous entry's hash as ``prev_hash`` (``GENESIS`` for the first
         one) and ``hash = chain.link(prev_hash, entry)`` (``None`` when ``chain`` is ``None``),
         all inside one write transaction so that concurrent writers never fork a chain. An id
-        that is already taken is moved up within its microsecond. Raises
+        that is already taken (by any organization) is replaced by
+        :func:`activitylog.ids.move_up` until it is free; ``move_up`` raises
+        :class:`~activitylog.errors.InvalidEntry` when the millisecond has no id left. Raises
         :class:`~activitylog.errors.StoreError` on failure, having stored nothing.
         """
 

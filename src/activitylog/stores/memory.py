@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 import attrs
 
 from .. import ids, search
-from ..errors import InvalidEntry
 from ..models import Entry
 from .base import GENESIS, Chain, ChainHead, QuerySpec, sort_key
 
@@ -54,12 +53,7 @@ class MemoryStore:
                         continue
                 number = ids.decode(entry.id)
                 while number in self._ids or number in new_ids:
-                    number += 1
-                    if number % ids.SEQ_LIMIT == 0:
-                        raise InvalidEntry(
-                            f"more than {ids.SEQ_LIMIT} entries share the instant "
-                            f"{entry.occurred_at.isoformat()}"
-                        )
+                    number = ids.move_up(number, entry.occurred_at)
                 head = heads.get(entry.org_id)
                 prev = GENESIS if head is None else (head.hash or GENESIS)
                 stored = attrs.evolve(
@@ -87,15 +81,17 @@ class MemoryStore:
     def _matching(self, spec: QuerySpec) -> list[Entry]:
         with self._lock:
             rows = list(self._by_org.get(spec.org_id, ()))
+        since_id, until_id = spec.since_id, spec.until_id
         return [
             e
             for e in rows
             if (not spec.categories or e.category in spec.categories)
-            and (spec.since is None or e.occurred_at >= spec.since)
+            # Date bounds apply to the millisecond (see QuerySpec).
+            and (since_id is None or ids.floor_id(e.occurred_at) >= since_id)
+            and (until_id is None or ids.floor_id(e.occurred_at) < until_id)
             and (spec.target is None or (
                 e.target is not None and (e.target.type, e.target.id) == spec.target))
             and (spec.actor_id is None or e.actor.id == spec.actor_id)
-            and (spec.until is None or e.occurred_at < spec.until)
             and search.matches(search.entry_haystack(e), spec.terms)
         ]
 
