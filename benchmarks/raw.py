@@ -16,13 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from activitylog.stores import _sqlite_schema as schema
-from activitylog.stores.sqlite import (
-    _COUNT_PENDING,
-    _INDEX_PENDING,
-    _INSERT_PENDING,
+from activitylog.stores.sqlite import SQLiteStore, schema
+from activitylog.stores.sqlite.write import (
+    COUNT_PENDING,
+    INDEX_PENDING,
+    INSERT_PENDING,
     PENDING_LIMIT,
-    SQLiteStore,
 )
 
 ENTRIES = schema.ENTRIES
@@ -60,7 +59,7 @@ class Prepared:
         self.categories = conn.execute("SELECT code, name FROM activitylog_categories").fetchall()
         self.entries = conn.execute(f"SELECT * FROM {ENTRIES} ORDER BY id").fetchall()
         self.width = len(self.entries[0]) if self.entries else 0
-        # The search rows exactly as the store derives them (see _sqlite_schema).
+        # The search rows exactly as the store derives them (see activitylog.stores.sqlite.schema).
         self.search = (
             conn.execute(
                 "SELECT e.id, activitylog_token(e.org), activitylog_token(c.code), "
@@ -128,9 +127,9 @@ def _one_per_commit(conn: sqlite3.Connection, data: Prepared, rows: Sequence[int
             )
             if data.search:
                 # The store's own statements: the same SQL, written once.
-                conn.execute(_INSERT_PENDING, data.search[i])
-                if conn.execute(_COUNT_PENDING).fetchone()[0] >= PENDING_LIMIT:
-                    conn.execute(_INDEX_PENDING)
+                conn.execute(INSERT_PENDING, data.search[i])
+                if conn.execute(COUNT_PENDING).fetchone()[0] >= PENDING_LIMIT:
+                    conn.execute(INDEX_PENDING)
                     conn.execute(f"DELETE FROM {schema.PENDING}")
             conn.execute("COMMIT")
         finally:

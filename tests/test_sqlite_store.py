@@ -40,11 +40,15 @@ from activitylog import (
     open_store,
 )
 from activitylog.integrity import verify
-from activitylog.stores import _sqlite_schema as schema
-from activitylog.stores import sqlite as sqlite_module
+from activitylog.stores._sql import chain as sql_chain
+from activitylog.stores._sql import rows as sql_rows
 from activitylog.stores.base import QuerySpec
 from activitylog.stores.memory import MemoryStore
-from activitylog.stores.sqlite import SQLiteStore
+from activitylog.stores.sqlite import SQLiteStore, schema
+from activitylog.stores.sqlite import query as sqlite_query
+from activitylog.stores.sqlite import search as sqlite_search
+from activitylog.stores.sqlite import store as sqlite_store
+from activitylog.stores.sqlite import write as sqlite_write
 from strategies import query_plans, record_batches
 
 T0 = datetime(2024, 3, 13, 2, 30, tzinfo=timezone.utc)
@@ -750,7 +754,7 @@ class TestRoundTrip:
     ):
         """chain() reads a few rows at a time (entries recorded meanwhile still appear) and
         starts after ``after_seq``."""
-        monkeypatch.setattr(sqlite_module, "CHUNK", 3)
+        monkeypatch.setattr(sqlite_store, "CHUNK", 3)
         log = ActivityLog(store, clock=Ticker())
         record(log, 7)
         stream = store.chain("acme")
@@ -797,7 +801,7 @@ def stored_rows(db: Path) -> list[tuple[Any, ...]]:
     """Every entry row as the store selects it, in chain order."""
     with closing(raw(db)) as conn:
         return conn.execute(
-            f"SELECT {sqlite_module._COLUMNS}, o.org_id FROM {schema.ENTRIES} e "
+            f"SELECT {sqlite_search.COLUMNS}, o.org_id FROM {schema.ENTRIES} e "
             "JOIN activitylog_orgs o ON o.code = e.org ORDER BY e.org, e.seq"
         ).fetchall()
 
@@ -806,10 +810,10 @@ def assert_read_like_the_constructors(db: Path) -> None:
     """Each row reads back as the validating constructors build it, and its chain record holds
     the canonical text of that entry (or the entry itself)."""
     for *row, org_id in stored_rows(db):
-        fast = sqlite_module._entry(row, org_id)
-        checked = sqlite_module._checked_entry(row, org_id)
+        fast = sql_rows.decode(row, org_id)
+        checked = sql_rows.decode_checked(row, org_id)
         assert shape(fast) == shape(checked)
-        seq, prev_hash, hash_, content = sqlite_module._record(row, org_id)
+        seq, prev_hash, hash_, content = sql_chain.record(row, org_id)
         assert (seq, prev_hash, hash_) == (checked.seq, checked.prev_hash, checked.hash)
         if type(content) is tuple:
             assert encoded(integrity.fields_text, content) == encoded(
@@ -859,7 +863,7 @@ class TestReadingRows:
         """The entry's enum fields still convert by their enum classes, so rows are read by
         looking their members up: a converter of another kind sends every row read down the
         slow path (pages measured 2.3x slower)."""
-        assert sqlite_module._ENUM_CONVERTERS
+        assert sql_rows.ENUM_CONVERTERS
 
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(batch=record_batches(max_size=15))
@@ -957,19 +961,19 @@ class TestSearchIndex:
         way a search can go: sorted by action, sorting the matches or walking the label index
         for 3 rows and then by ids; by date with a two-character word, checking a few entries
         (one, or two) row by row before asking the index for the rest, or all of them."""
-        monkeypatch.setattr(sqlite_module, "SCAN_BELOW", 0)
-        monkeypatch.setattr(sqlite_module, "LABEL_WALK", 3)
+        monkeypatch.setattr(sqlite_search, "SCAN_BELOW", 0)
+        monkeypatch.setattr(sqlite_query, "LABEL_WALK", 3)
         walk = request.param == "walk labels"
-        monkeypatch.setattr(sqlite_module, "SORT_MATCHES_BELOW", 0 if walk else 10**9)
+        monkeypatch.setattr(sqlite_query, "SORT_MATCHES_BELOW", 0 if walk else 10**9)
         few = {"sort matches": 10**9, "walk labels": 1, "walk few entries": 2}[request.param]
-        monkeypatch.setattr(sqlite_module, "SHORT_WORD_WALK", few)
+        monkeypatch.setattr(sqlite_query, "SHORT_WORD_WALK", few)
         # Search rows of small appends wait in the pending table: index every row at once,
         # index them three at a time (some indexed, some pending), or keep them all pending.
         below, limit = {"sort matches": (0, 1), "walk labels": (10**9, 3)}.get(
             request.param, (10**9, 10**9)
         )
-        monkeypatch.setattr(sqlite_module, "PENDING_BELOW", below)
-        monkeypatch.setattr(sqlite_module, "PENDING_LIMIT", limit)
+        monkeypatch.setattr(sqlite_write, "PENDING_BELOW", below)
+        monkeypatch.setattr(sqlite_write, "PENDING_LIMIT", limit)
 
     @pytest.fixture
     def trio(self, tmp_path: Path) -> Iterator[tuple[MemoryStore, SQLiteStore, SQLiteStore]]:
@@ -1126,21 +1130,21 @@ class TestSearchText:
         """A search index built of search_text() rows is marked as such, and only then are
         one-character words looked up in it; an index without the mark checks them row by
         row, and rebuilding it marks it."""
-        monkeypatch.setattr(sqlite_module, "SCAN_BELOW", 0)
+        monkeypatch.setattr(sqlite_search, "SCAN_BELOW", 0)
         with SQLiteStore(db) as store:
             record(ActivityLog(store, clock=Ticker()), 3)
             later = ActivityLog(store, clock=Ticker(T0 + timedelta(days=1)))
             record(later, 1, actor=Actor("u2", "Søren Ø"))
             assert store._layout.search_words
             with store._reading() as conn:
-                plan = store._filter(conn, 1, QuerySpec("acme", terms=("ø",)))
+                plan = sqlite_search.plan(store._context(conn), 1, QuerySpec("acme", terms=("ø",)))
             assert plan is not None and plan.match is not None and not plan.scan_terms
         with closing(raw(db)) as conn:
             conn.execute(f"DELETE FROM {schema.META} WHERE key = ?", (schema.SEARCH_TEXT_KEY,))
         with SQLiteStore(db) as store:
             assert store.searches_with_index and not store._layout.search_words
             with store._reading() as conn:
-                plan = store._filter(conn, 1, QuerySpec("acme", terms=("ø",)))
+                plan = sqlite_search.plan(store._context(conn), 1, QuerySpec("acme", terms=("ø",)))
             assert plan is not None and plan.match is None and plan.scan_terms == ("ø",)
             assert len(store.page(QuerySpec("acme", terms=("ø",)))) == 1
         path = db.parent / "later.db"
@@ -1173,8 +1177,8 @@ class TestPendingSearchRows:
     @pytest.fixture(autouse=True)
     def small_tables(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Use the index for every search, and move pending rows into it four at a time."""
-        monkeypatch.setattr(sqlite_module, "SCAN_BELOW", 0)
-        monkeypatch.setattr(sqlite_module, "PENDING_LIMIT", 4)
+        monkeypatch.setattr(sqlite_search, "SCAN_BELOW", 0)
+        monkeypatch.setattr(sqlite_write, "PENDING_LIMIT", 4)
 
     def test_small_appends_wait_and_move_into_the_index_together(self, db: Path):
         """One-entry appends leave their search rows pending until four are there, then the
@@ -1231,9 +1235,9 @@ class TestPendingSearchRows:
     def test_tricky_words_with_pending_rows(self, walk: bool, monkeypatch: pytest.MonkeyPatch):
         """Short and long words, categories and both sorts (sorting matches or walking the
         label index) count and page alike with rows both indexed and pending."""
-        monkeypatch.setattr(sqlite_module, "LABEL_WALK", 3)
-        monkeypatch.setattr(sqlite_module, "SORT_MATCHES_BELOW", 0 if walk else 10**9)
-        monkeypatch.setattr(sqlite_module, "SHORT_WORD_WALK", 1)
+        monkeypatch.setattr(sqlite_query, "LABEL_WALK", 3)
+        monkeypatch.setattr(sqlite_query, "SORT_MATCHES_BELOW", 0 if walk else 10**9)
+        monkeypatch.setattr(sqlite_query, "SHORT_WORD_WALK", 1)
         log = ActivityLog(clock=Ticker())
         names = ["Ada Lovelace", "Li", "Zoë O'Brien", "Straße 😀", "qx"]
         entries = [

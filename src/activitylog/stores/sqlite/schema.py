@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import SchemaError
+from ...errors import SchemaError
 
 #: ``PRAGMA application_id`` of a file the store owns ("ALog" in ASCII).
 APPLICATION_ID = 0x414C6F67

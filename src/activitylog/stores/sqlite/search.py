@@ -1,0 +1,186 @@
+"""SQLite search planning: how a query's words and categories run on the FTS5 trigram index.
+
+The index (:mod:`.schema`) holds, per entry, the organization and category as one-trigram
+tokens and the haystack's distinct words; its rowid is the entry id, so matches come newest
+first without sorting. Words of three characters or more are trigram phrases; shorter ones are
+looked up as the indexed trigrams that start with them (:func:`expand`) or checked row by row.
+Rows of small appends wait in the pending table (:func:`pending_sql`) until enough are indexed
+together; every plan also checks them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from .._sql.plan import id_bounds, keyset, storable
+from .._sql.rows import columns
+from ..base import QuerySpec
+from . import schema
+from .transaction import plain_cursor
+
+#: The select list of a row (:mod:`activitylog.stores._sql.rows`), table alias ``e``.
+COLUMNS = columns("e")
+#: A one- or two-character search word is looked up as the trigrams that start with it when
+#: there are at most this many; beyond that it is checked on each candidate row instead.
+MAX_EXPANSION = 256
+#: Organizations with fewer entries than this are searched by walking their index: measured
+#: faster than the search index below a few thousand entries.
+SCAN_BELOW = 3000
+
+
+@attrs.frozen
+class Context:
+    """What planning a read needs: the read transaction's connection, whether searches use the
+    index, whether every index row holds ``schema.search_text()`` (one-character words can then
+    be looked up), and the category code lookup (``None`` for an unknown category)."""
+
+    conn: sqlite3.Connection
+    search: bool
+    search_words: bool
+    category_code: Callable[[str], int | None]
+
+
+def fts_string(text: str) -> str:
+    """``text`` as an FTS5 string literal: every character literal, ``"`` doubled."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+
+@attrs.frozen
+class Filter:
+    """How one query runs: the FTS5 match (or none) and the words checked row by row.
+
+    With a match, rows still pending (not in the search index yet) are checked row by row for
+    every word (``terms``); ``indexed_none`` says the index itself can match nothing (a short
+    word none of its trigrams starts), so that only pending rows can.
+    """
+
+    match: str | None
+    scan_terms: tuple[str, ...]
+    category_names: tuple[str, ...]
+    terms: tuple[str, ...] = ()
+    indexed_none: bool = False
+
+
+def plan(
+    ctx: Context, code: int, spec: QuerySpec, *, page: bool = False
+) -> Filter | None:
+    """How to run ``spec``'s search and category filter; ``None`` when nothing can match.
+
+    For a ``page``, a one- or two-character word is checked on the matches of the longer
+    words when there are any: looking it up in the index reads every trigram that starts
+    with it, which costs more than checking the few rows a page needs. A count keeps the
+    lookup, which spares it joining every match with its row.
+    """
+    names = tuple(n for n in dict.fromkeys(spec.categories) if storable(n))
+    if spec.categories and not names:
+        return None
+    if not all(storable(term) for term in spec.terms):
+        return None  # no stored text contains a lone surrogate
+    # The search index takes words of three characters or more, and shorter ones as the
+    # trigrams that start with them (see _expand): two characters always, one character
+    # in indexes whose every row holds search_text(). NUL never reaches it, as FTS5 query
+    # strings cannot carry one.
+    shortest = 1 if ctx.search_words else 2
+    indexable = [t for t in spec.terms if len(t) >= shortest and "\x00" not in t]
+    long_terms = [t for t in indexable if len(t) >= 3]
+    short_terms = [t for t in spec.terms if t not in long_terms]
+    if not ctx.search or not indexable or org_size(ctx, code) < SCAN_BELOW:
+        return Filter(None, tuple(spec.terms), names)
+    parts = [f"org : {fts_string(schema.token(code))}"]
+    if names:
+        codes = [c for c in (ctx.category_code(n) for n in names) if c is not None]
+        if not codes:
+            return None
+        parts.append(
+            "category : (" + " OR ".join(fts_string(schema.token(c)) for c in codes) + ")"
+        )
+    words = [f"haystack : {fts_string(term)}" for term in long_terms]
+    scan: list[str] = []
+    indexed_none = False
+    for term in short_terms:
+        lookup = term in indexable and not (page and long_terms)
+        trigrams = expand(ctx, term) if lookup else None
+        if trigrams is None:
+            scan.append(term)
+        elif not trigrams:
+            indexed_none = True  # only rows not indexed yet can hold it
+        else:
+            words.append("haystack : (" + " OR ".join(fts_string(t) for t in trigrams) + ")")
+    if not words and not indexed_none:
+        # Nothing for the index to narrow: walk the organization's index.
+        return Filter(None, tuple(spec.terms), names)
+    match = " AND ".join(parts + (words or ["haystack : \"\""]))
+    return Filter(match, tuple(scan), names, tuple(spec.terms), indexed_none)
+
+def org_size(ctx: Context, code: int) -> int:
+    row = (
+        plain_cursor(ctx.conn)
+        .execute("SELECT coalesce(sum(n), 0) FROM activitylog_counts WHERE org = ?", (code,))
+        .fetchone()
+    )
+    return int(row[0])
+
+def expand(ctx: Context, term: str) -> list[str] | None:
+    """The indexed trigrams that start with a one- or two-character word, or ``None`` if
+    there are too many.
+
+    The index holds each word followed by newlines (:func:`schema.search_text`), so every
+    occurrence of the word starts a trigram: the rows matching any of them are exactly the
+    rows containing it.
+    """
+    rows = (
+        plain_cursor(ctx.conn)
+        .execute(
+            f"SELECT term FROM {schema.SEARCH_TERMS} WHERE term > ? AND term <= ? LIMIT ?",
+            (term, term + "\U0010ffff", MAX_EXPANSION + 1),
+        )
+        .fetchall()
+    )
+    if len(rows) > MAX_EXPANSION:
+        return None
+    return [row[0] for row in rows]
+
+def pending_sql(
+    code: int,
+    spec: QuerySpec,
+    plan: Filter,
+    columns: str = COLUMNS,
+    upto: tuple[str, int] | None = None,
+    ordered: bool = True,
+) -> tuple[str | None, list[Any]]:
+    """The SQL (ending in ``LIMIT ?`` when ``ordered``) for the pending rows that match an
+    index plan: the few rows of small appends not in the search index yet, each checked
+    for every word."""
+    bounds = id_bounds(spec, "e.id")
+    after = keyset(spec, "e.id")
+    if bounds is None or after is None:
+        return None, []
+    where = ["e.org = ?", *bounds[0], *after[0]]
+    params: list[Any] = [code, *bounds[1], *after[1]]
+    if upto is not None:
+        where.append(f"(e.label, e.id) {'>=' if spec.descending else '<='} (?, ?)")
+        params.extend(upto)
+    if plan.category_names:
+        where.append("e.category IN (" + ", ".join("?" * len(plan.category_names)) + ")")
+        params.extend(plan.category_names)
+    for term in plan.terms:
+        where.append("instr(e.haystack, ?) > 0")
+        params.append(term)
+    sql = (
+        f"SELECT {columns} FROM {schema.PENDING} p "
+        f"CROSS JOIN {schema.ENTRIES} e ON e.id = p.id WHERE " + " AND ".join(where)
+    )
+    if ordered:
+        direction = "DESC" if spec.descending else "ASC"
+        order = (
+            f"e.id {direction}"
+            if spec.sort == "date"
+            else f"e.label {direction}, e.id {direction}"
+        )
+        sql += f" ORDER BY {order} LIMIT ?"
+    return sql, params
