@@ -220,12 +220,17 @@ def _table(data: dict[str, Any]) -> str:
 
 
 def _avatar(actor: dict[str, Any]) -> str:
+    # The picture covers the initials; viewer.js removes a picture that fails to load.
+    photo = ""
     if actor["avatar_url"]:
-        return (
-            f'<img class="al-avatar"{_attrs(src=actor["avatar_url"])} alt="" width="28" '
-            'height="28" loading="lazy" referrerpolicy="no-referrer">'
+        photo = (
+            f'<img class="al-photo"{_attrs(src=actor["avatar_url"])} alt="" width="28" '
+            'height="28" referrerpolicy="no-referrer">'
         )
-    return f'<span class="al-avatar al-initials" aria-hidden="true">{esc(actor["initials"])}</span>'
+    return (
+        f'<span class="al-avatar al-initials" aria-hidden="true">{esc(actor["initials"])}'
+        f"{photo}</span>"
+    )
 
 
 def _row(e: dict[str, Any]) -> str:

@@ -15,6 +15,13 @@
     return;
   }
 
+  // A picture that cannot load leaves the initials under it visible.
+  const dropBroken = (img) => { if (img.complete && img.naturalWidth === 0) img.remove(); };
+  document.querySelectorAll("img.al-photo").forEach(dropBroken);
+  document.addEventListener("error", (event) => {
+    if (event.target.classList && event.target.classList.contains("al-photo")) event.target.remove();
+  }, true);
+
   const live = document.getElementById("al-live");
   const say = (text) => { if (live) live.textContent = text; };
 
