@@ -28,6 +28,7 @@ from activitylog import (
     ApiKeyRef,
     DateBucket,
     Entry,
+    IdempotencyConflict,
     InvalidCursor,
     InvalidEntry,
     InvalidQuery,
@@ -49,6 +50,7 @@ from conftest import ORG, OTHER_ORG, START, Clock
 
 ADA = Actor("u-ada", "Ada Lovelace")
 GRACE = Actor("u-grace", "Grace Hopper")
+LEAD = Target("lead", "42", "Acme Corp")
 ALAN = Actor("u-alan", "Alan Turing")
 ALL_KEYS = tuple(a.key for a in ActionRegistry())
 SORTS = (("date", True), ("date", False), ("action", True), ("action", False))
@@ -959,15 +961,58 @@ def test_count_matches_the_total_of_all_pages(
 def test_idempotency_key_returns_the_first_entry(
     log: ActivityLog, clock: Clock, owner: Viewer
 ) -> None:
-    """Recording again with a used idempotency key returns the first entry and stores nothing."""
-    first = rec(log, "lead.created", idempotency_key="req-1")
+    """Retrying with a used idempotency key (later) returns the first entry and stores nothing."""
+    first = rec(log, "lead.created", target=LEAD, idempotency_key="req-1")
     clock.advance(minutes=5)
-    again = rec(log, "lead.deleted", actor=GRACE, idempotency_key="req-1")
+    again = rec(log, "lead.created", target=LEAD, idempotency_key="req-1")
     assert again == first
     assert log.query(ORG, viewer=owner).count() == 1
     other = rec(log, "lead.created", idempotency_key="req-2")
     assert other.id != first.id
     assert log.query(ORG, viewer=owner).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"action": "lead.deleted"}, "action"),
+        ({"target": Target("lead", "43", "Other")}, "target"),
+        ({"metadata": {"plan": "pro"}}, "metadata"),
+        ({"changes": {"status": ("New", "Won")}}, "changes"),
+        ({"description": "something else"}, "description"),
+        ({"actor": Actor("u9", "Grace Hopper")}, "actor"),
+        ({"source": "api"}, "source"),
+    ],
+)
+def test_idempotency_key_reused_for_another_entry_is_refused(
+    log: ActivityLog, owner: Viewer, change: dict[str, Any], field: str
+) -> None:
+    """A key reused with a different action, target or content raises IdempotencyConflict
+    naming what differs, and stores nothing (alone, in record_many() or in a batch)."""
+    base: dict[str, Any] = {"action": "lead.created", "target": LEAD, "idempotency_key": "k"}
+    first = rec(log, **base)
+    other = {**base, **change}
+    with pytest.raises(IdempotencyConflict, match=f"'k'.*{field}"):
+        rec(log, **other)
+    with pytest.raises(IdempotencyConflict):
+        log.record_many([{"org_id": ORG, "actor": ADA, **other}])
+    with pytest.raises(IdempotencyConflict), log.batch():
+        rec(log, "task.created")
+        rec(log, **other)
+    assert ids(log.query(ORG, viewer=owner).page()) == [first.id]
+    assert log.verify(ORG).ok
+
+
+def test_idempotency_key_reused_inside_one_batch(log: ActivityLog, owner: Viewer) -> None:
+    """Inside batch(), two records with one key return the same entry; a conflict raises."""
+    with log.batch() as batch:
+        a = rec(log, target=LEAD, idempotency_key="k")
+        b = rec(log, target=LEAD, idempotency_key="k")
+        assert b is a
+        with pytest.raises(IdempotencyConflict):
+            rec(log, "lead.deleted", target=LEAD, idempotency_key="k")
+    assert [e.id for e in batch.entries] == [a.id]
+    assert log.query(ORG, viewer=owner).count() == 1
 
 
 def test_idempotency_keys_are_per_organization(log: ActivityLog, owner: Viewer) -> None:
@@ -988,7 +1033,7 @@ def test_idempotency_key_repeated_within_one_batch(log: ActivityLog, owner: View
         [
             {"action": "lead.created", "org_id": ORG, "actor": ADA, "idempotency_key": "k"},
             {"action": "task.created", "org_id": ORG, "actor": ADA},
-            {"action": "lead.deleted", "org_id": ORG, "actor": GRACE, "idempotency_key": "k"},
+            {"action": "lead.created", "org_id": ORG, "actor": ADA, "idempotency_key": "k"},
         ]
     )
     assert stored[2] == stored[0]
@@ -1275,7 +1320,8 @@ def test_one_org_never_sees_another_orgs_entries(log: ActivityLog) -> None:
     made: dict[str, set[str]] = {org: set() for org in orgs}
     for i in range(14):
         org = orgs[i % len(orgs)]
-        made[org].add(rec(log, ALL_KEYS[i], org_id=org, idempotency_key="same").id)
+        key = "same" if i < len(orgs) else None  # one use of the key per org
+        made[org].add(rec(log, ALL_KEYS[i], org_id=org, idempotency_key=key).id)
         made[org].add(rec(log, ALL_KEYS[i + 1], org_id=org).id)
     for org in orgs:
         viewer = viewer_of(org)

@@ -20,6 +20,7 @@ from activitylog import (
     ActorKind,
     ApiKeyRef,
     Entry,
+    IdempotencyConflict,
     InvalidEntry,
     Kind,
     MetadataError,
@@ -232,12 +233,21 @@ class TestIdempotency:
     """``idempotency_key``: a retried request records once."""
 
     def test_returns_first_entry(self, log: ActivityLog) -> None:
-        """A repeated key in the same org returns the first entry and stores nothing new."""
+        """A retry (same key, same request) in the same org returns the first entry and stores
+        nothing new."""
         first = log.record("lead.created", org_id="acme", actor=ADA, target=ACME,
                            idempotency_key="req-1")
-        again = log.record("lead.created", org_id="acme", actor=ADA,
-                           target=Target("lead", "43", "Other"), idempotency_key="req-1")
+        again = log.record("lead.created", org_id="acme", actor=ADA, target=ACME,
+                           idempotency_key="req-1")
         assert (again, len(stored(log))) == (first, 1)
+
+    def test_reused_for_another_target_is_refused(self, log: ActivityLog) -> None:
+        """The same key with a different target raises IdempotencyConflict naming the field."""
+        log.record("lead.created", org_id="acme", actor=ADA, target=ACME, idempotency_key="req-1")
+        with pytest.raises(IdempotencyConflict, match=r"'req-1'.*target"):
+            log.record("lead.created", org_id="acme", actor=ADA,
+                       target=Target("lead", "43", "Other"), idempotency_key="req-1")
+        assert len(stored(log)) == 1
 
     def test_scoped_to_org(self, log: ActivityLog) -> None:
         """The same key in another org records a new entry."""
@@ -254,7 +264,7 @@ class TestIdempotency:
         """A key repeated within one call records once and returns the same entry twice."""
         a, b = log.record_many([
             {"action": "lead.created", "org_id": "acme", "actor": ADA, "idempotency_key": "k"},
-            {"action": "lead.deleted", "org_id": "acme", "actor": ADA, "idempotency_key": "k"},
+            {"action": "lead.created", "org_id": "acme", "actor": ADA, "idempotency_key": "k"},
         ])
         assert (a, len(stored(log))) == (b, 1)
 

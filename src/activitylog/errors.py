@@ -34,6 +34,22 @@ class NaiveDatetime(InvalidEntry):
         )
 
 
+class IdempotencyConflict(InvalidEntry):
+    """An idempotency key was reused for a different action, target or content.
+
+    Only a true retry (the same request again) returns the stored entry; a key reused for
+    something else is refused, as payment APIs do, so that nothing is silently dropped.
+    """
+
+    def __init__(self, key: str, fields: Iterable[str]) -> None:
+        self.key = key
+        self.fields = tuple(fields)
+        super().__init__(
+            f"idempotency key {key!r} was already used for a different entry "
+            f"(differs in: {', '.join(self.fields)}); use a new key for a new action"
+        )
+
+
 class MetadataError(InvalidEntry):
     """Metadata or changes are not JSON-serializable or exceed the documented size limit."""
 

@@ -19,7 +19,7 @@ from .integrity import Checkpoint, HashChain, VerifyReport, verify
 from .models import Actor, ActorKind, ApiKeyRef, Entry, Source, Target, _check_text
 from .query import Query, resolve_tz, resolve_week_start
 from .registry import ActionRegistry
-from .stores.base import GENESIS, Store
+from .stores.base import GENESIS, Store, same_request
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -131,6 +131,26 @@ class _Batch:
         self.pending: list[Entry] = []
         self.entries: list[Entry] = []
         self.open = True
+        self.keys: dict[tuple[str, str], Entry] = {}
+
+    def add(self, entries: Iterable[Entry]) -> list[Entry]:
+        """Queue ``entries`` (all or none); a retry of a key queued before returns that entry."""
+        keys = dict(self.keys)
+        queued: list[Entry] = []
+        result: list[Entry] = []
+        for entry in entries:
+            if entry.idempotency_key is not None:
+                key = (entry.org_id, entry.idempotency_key)
+                seen = keys.get(key)
+                if seen is not None:
+                    result.append(same_request(seen, entry))
+                    continue
+                keys[key] = entry
+            queued.append(entry)
+            result.append(entry)
+        self.keys = keys
+        self.pending.extend(queued)
+        return result
 
 
 # The open batches of this context, innermost last. A batch belongs to one log (another log
@@ -326,8 +346,7 @@ class ActivityLog:
         entry = self.build(action, **fields)
         pending = _open_batch(self)
         if pending is not None:
-            pending.pending.append(entry)
-            return entry
+            return pending.add([entry])[0]
         return self.store.append([entry], self.chain)[0]
 
     def record_many(self, records: Iterable[Mapping[str, Any]]) -> list[Entry]:
@@ -348,8 +367,7 @@ class ActivityLog:
             entries.append(self.build(action, **fields))
         pending = _open_batch(self)
         if pending is not None:
-            pending.pending.extend(entries)
-            return entries
+            return pending.add(entries)
         return self.store.append(entries, self.chain) if entries else []
 
     @contextmanager
@@ -370,8 +388,7 @@ class ActivityLog:
             current.open = False
             _batches.reset(token)
         if outer is not None:
-            outer.pending.extend(current.pending)
-            current.entries = list(current.pending)
+            current.entries = outer.add(current.pending)
         elif current.pending:
             current.entries = self.store.append(current.pending, self.chain)
 

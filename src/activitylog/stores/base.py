@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import attrs
 
 from .. import ids
+from ..errors import IdempotencyConflict
 from ..models import Entry
 
 SortField = Literal["date", "action"]
@@ -72,6 +73,28 @@ def sort_key(entry: Entry, sort: SortField) -> SortKey:
     return (entry.label, ids.decode(entry.id))
 
 
+#: What makes two entries the same request for an idempotency key: everything the caller chose.
+#: ``occurred_at`` is left out (a retry made later is still a retry), and so is everything the
+#: log or the store assigns (id, label, category, kind, chain fields).
+RETRY_FIELDS = (
+    "action", "actor", "target", "description", "changes", "metadata", "source", "api_key",
+)
+
+
+def same_request(stored: Entry, entry: Entry) -> Entry:
+    """``stored`` when ``entry`` is a retry of it; raise when the key was reused for another entry.
+
+    Every store calls this when an entry's ``(org_id, idempotency_key)`` is already stored (or
+    earlier in the same append), inside its write transaction, and returns what it returns.
+    Raises :class:`~activitylog.errors.IdempotencyConflict` naming the fields that differ
+    (:data:`RETRY_FIELDS`).
+    """
+    differ = [name for name in RETRY_FIELDS if getattr(stored, name) != getattr(entry, name)]
+    if differ:
+        raise IdempotencyConflict(entry.idempotency_key or "", differ)
+    return stored
+
+
 @attrs.frozen
 class ChainHead:
     """The last link of an organization's integrity chain as the store recorded it."""
@@ -98,8 +121,9 @@ class Store(Protocol):
         """Store ``entries`` atomically (all or none) and return them as stored.
 
         For each entry, in order: when it has an ``idempotency_key`` already stored for its
-        organization (or earlier in this call), the stored entry is returned in its place and
-        nothing is written. Otherwise the store assigns the organization's next ``seq``
+        organization (or earlier in this call), :func:`same_request` decides: the stored entry
+        is returned in its place and nothing is written for a retry, and
+        :class:`~activitylog.errors.IdempotencyConflict` is raised (storing nothing) otherwise. Otherwise the store assigns the organization's next ``seq``
         (gapless from 1), the previous entry's hash as ``prev_hash`` (``GENESIS`` for the first
         one) and ``hash = chain.link(prev_hash, entry)`` (``None`` when ``chain`` is ``None``),
         all inside one write transaction so that concurrent writers never fork a chain. An id

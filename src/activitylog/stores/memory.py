@@ -15,7 +15,7 @@ import attrs
 
 from .. import ids, search
 from ..models import Entry
-from .base import GENESIS, Chain, ChainHead, QuerySpec, sort_key
+from .base import GENESIS, Chain, ChainHead, QuerySpec, same_request, sort_key
 
 
 class MemoryStore:
@@ -49,7 +49,7 @@ class MemoryStore:
                     key = (entry.org_id, entry.idempotency_key)
                     seen = self._idempotent.get(key) or keys.get(key)
                     if seen is not None:
-                        result.append(seen)
+                        result.append(same_request(seen, entry))
                         continue
                 number = ids.decode(entry.id)
                 while number in self._ids or number in new_ids:
