@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
@@ -12,6 +11,7 @@ from .. import __version__
 from ..errors import ActivityLogError, SchemaError, StoreError
 from .base import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PROG, CliError
 from .options import ArgumentParser, Commands
+from .outfile import STDOUT_NAME, OutputError, silence_stdout
 from .terminal import Output
 
 #: The command modules of this package, in the order ``activitylog --help`` lists them. Each
@@ -56,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args, out)
         out.stream.flush()
         return code
+    except OutputError as exc:
+        if exc.name == STDOUT_NAME:
+            silence_stdout()
+        return exc.code if exc.broken_pipe else _fail(str(exc), exc.code)
     except CliError as exc:
         return _fail(str(exc), exc.code)
     except StoreError as exc:
@@ -66,12 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly, and keep Python from
-        # complaining when it flushes stdout at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
 
 
 def _fail(message: str, code: int) -> int:

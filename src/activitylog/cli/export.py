@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-from typing import TextIO
 
 from ..query import Query
 from .base import PROG
 from .database import check_org, open_log
 from .filters import build_query, filter_options, time_options
 from .options import Commands, database_option, format_option, org_option
-from .outfile import OutputStream
+from .outfile import GuardedStream, OutputFile
 from .records import CSV_COLUMNS, csv_row, entry_record, jsonl_json
 from .terminal import Output, Progress
 
@@ -35,7 +34,8 @@ def register(commands: Commands) -> None:
         epilog=EPILOG,
     )
     p.add_argument("--output", metavar="FILE",
-                   help="write to FILE (replaced atomically) instead of standard output")
+                   help="write to FILE instead of standard output (- is standard output); a regular file "
+                   "is replaced atomically, a FIFO or device such as /dev/null written to as it is")
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
@@ -47,16 +47,16 @@ def run(args: argparse.Namespace, out: Output) -> int:
         if progress.enabled:
             progress.update(0, query.count())
         try:
-            with OutputStream(args.output, out, bom=args.format == "csv") as stream:
+            with OutputFile(args.output, out.stream, bom=args.format == "csv") as stream:
                 written = write_export(query, args.format, stream, progress)
         finally:
             progress.close()
-    if args.output:
+    if args.output and args.output != "-":
         out.err.write(f"Exported {written:,} entries to {args.output}\n")
     return 0
 
 
-def write_export(query: Query, fmt: str, stream: TextIO, progress: Progress) -> int:
+def write_export(query: Query, fmt: str, stream: GuardedStream, progress: Progress) -> int:
     """Write every entry of ``query`` to ``stream`` as ``csv`` or ``jsonl``; return how many."""
     written = 0
     if fmt == "csv":

@@ -10,6 +10,8 @@ import time
 from collections.abc import Sequence
 from typing import IO, Any, TextIO
 
+from .outfile import STDOUT_NAME, GuardedStream
+
 _ANSI = {"green": "32", "gray": "90", "red": "31", "bold": "1", "dim": "2"}
 
 
@@ -85,10 +87,10 @@ class Output:
     """Where a command writes, and how (color, terminal width)."""
 
     def __init__(self, color: str) -> None:
-        self.stream: TextIO = sys.stdout
+        self.stream = GuardedStream(sys.stdout, STDOUT_NAME)
         self.err: TextIO = sys.stderr
-        self.style = Style(color_enabled(self.stream, color))
-        tty = isatty(self.stream)
+        self.style = Style(color_enabled(sys.stdout, color))
+        tty = isatty(sys.stdout)
         self.width = shutil.get_terminal_size().columns if tty else None
 
     def print(self, text: str = "") -> None:
