@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -157,10 +157,14 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def details_from(
-    headers: Mapping[str, str], peer: str | None, settings: RequestSettings
-) -> RequestDetails:
-    """The details of one request; ``headers`` maps lower-case header names to values."""
+class Headers(Protocol):
+    """A request's headers, looked up case-insensitively (Django's, Werkzeug's, Starlette's)."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+
+def details_from(headers: Headers, peer: str | None, settings: RequestSettings) -> RequestDetails:
+    """The details of one request; ``headers`` finds values by lower-case header names."""
     request_id = None
     if settings.request_id:
         given = headers.get(settings.request_id_header)

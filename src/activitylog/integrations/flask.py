@@ -1,0 +1,155 @@
+"""Flask: an extension that binds the recording context for each request.
+
+.. code-block:: python
+
+    audit = FlaskActivityLog(log, org=lambda: g.org_id, actor=lambda: actor_from_user(g.user))
+    audit.init_app(app)
+
+    @app.post("/leads")
+    @audit.records("lead.created", target="lead")
+    def create_lead(): ...
+
+The context is bound in ``before_request`` and reset in ``teardown_request``, which Flask runs
+even when the view raises.
+"""
+
+from __future__ import annotations
+
+try:
+    import flask
+except ImportError as exc:  # pragma: no cover - exercised in a process without Flask
+    from ._common import missing
+
+    raise missing("Flask", "flask") from exc
+
+import functools
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Any, TypeVar, cast
+
+from .. import context
+from ..log import ActivityLog
+from ..models import Actor, ApiKeyRef, Entry
+from ._common import ViewCall, actor_from_user, bound, entry_fields, org_text, succeeded
+from ._http import RequestSettings, attach, details_from
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SCOPE = "_activitylog_scope"
+EXTENSION = "activitylog"
+
+
+def _default_org() -> Any:
+    return flask.g.get("org_id")
+
+
+def _default_actor() -> Actor | None:
+    return actor_from_user(flask.g.get("user"))
+
+
+def _default_api_key() -> ApiKeyRef | None:
+    key = flask.g.get("api_key")
+    return key if isinstance(key, ApiKeyRef) else None
+
+
+class FlaskActivityLog:
+    """The Flask extension: ``FlaskActivityLog(log, app)`` or ``init_app(app)`` later.
+
+    Resolvers take no argument and read ``flask.request`` / ``flask.g``. The defaults read
+    ``g.org_id``, ``g.user`` (turned into an :class:`~activitylog.Actor`) and ``g.api_key`` (an
+    :class:`~activitylog.ApiKeyRef`). Requests without a user record nothing through
+    :meth:`record` and :meth:`records` unless ``anonymous_actor`` is given.
+    """
+
+    def __init__(
+        self,
+        log: ActivityLog,
+        app: flask.Flask | None = None,
+        *,
+        org: Callable[[], Any] = _default_org,
+        actor: Callable[[], Actor | None] = _default_actor,
+        api_key: Callable[[], ApiKeyRef | None] = _default_api_key,
+        anonymous_actor: Actor | None = None,
+        request_details: RequestSettings | None = None,
+        error_body: Callable[[Any], bool] | None = None,
+    ) -> None:
+        self.log = attach(log)
+        self.org = org
+        self.actor = actor
+        self.api_key = api_key
+        self.anonymous_actor = anonymous_actor
+        self.request_details = request_details or RequestSettings()
+        self.error_body = error_body
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: flask.Flask) -> None:
+        """Install the extension on ``app``."""
+        app.extensions[EXTENSION] = self
+        app.before_request(self._bind)
+        app.teardown_request(self._reset)
+
+    def _bind(self) -> None:
+        request = flask.request
+        actor = self.actor()
+        scope = ExitStack()
+        scope.enter_context(bound(
+            org_id=org_text(self.org()),
+            actor=actor if actor is not None else self.anonymous_actor,
+            api_key=self.api_key(),
+            details=details_from(request.headers, request.remote_addr, self.request_details),
+        ))
+        setattr(flask.g, _SCOPE, scope)
+
+    def _reset(self, exc: BaseException | None = None) -> None:
+        scope = flask.g.pop(_SCOPE, None)
+        if scope is not None:
+            scope.close()
+
+    def record(self, action: str, **fields: Any) -> Entry | None:
+        """``log.record()`` for this request; ``None`` (nothing stored) when anonymous."""
+        if fields.get("actor") is not None or context.ambient()[1] is not None:
+            return self.log.record(action, **fields)
+        # The host's own before_request (loading g.user) may run after ours: look again.
+        actor = self.actor() if flask.has_request_context() else None
+        if actor is None:
+            return None
+        with context.bound(org_id=org_text(self.org()), actor=actor, api_key=self.api_key()):
+            return self.log.record(action, **fields)
+
+    def records(
+        self,
+        action: str,
+        *,
+        target: Any = None,
+        metadata: Any = None,
+        description: Any = None,
+        changes: Any = None,
+        when: Callable[[ViewCall], bool] | None = None,
+        error_body: Callable[[Any], bool] | None = None,
+    ) -> Callable[[F], F]:
+        """Decorate a view so that each successful response (2xx, and a body that
+        ``error_body`` does not call an error) records ``action``."""
+        self.log.registry.get(action)
+        specs = {"target": target, "metadata": metadata, "description": description,
+                 "changes": changes}
+        check = error_body or self.error_body
+
+        def decorate(view: F) -> F:
+            @functools.wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                response = flask.current_app.make_response(view(*args, **kwargs))
+                data = response.get_json(silent=True) if response.is_json else None
+                if succeeded(response.status_code, data, check):
+                    call = ViewCall(flask.request, response, response.status_code, data,
+                                    dict(kwargs))
+                    if when is None or when(call):
+                        self.record(action, **entry_fields(call, specs))
+                return response
+
+            return cast(F, wrapper)
+
+        return decorate
+
+
+__all__ = ["FlaskActivityLog"]
