@@ -13,6 +13,7 @@ from .base import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PROG, CliError
 from .options import ArgumentParser, Commands
 from .outfile import STDOUT_NAME, OutputError, silence_stdout
 from .terminal import Output
+from .text import escape
 
 #: The command modules of this package, in the order ``activitylog --help`` lists them. Each
 #: defines ``register(commands: Commands)``; adding a command is adding its module's name here.
@@ -73,5 +74,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"{PROG}: error: {message}\n")
+    # Messages quote what the user typed and what the store holds: one line, inert.
+    sys.stderr.write(f"{PROG}: error: {escape(message)}\n")
     return code

@@ -13,8 +13,9 @@ from .base import DEFAULT_DEMO_DB, PROG, CliError
 from .database import check_database, database_url, open_log, remove_files
 from .options import Commands
 from .records import ENTRY_HEADERS, entry_rows
-from .tables import table, text_width
+from .tables import table
 from .terminal import Output, Progress
+from .text import escape, ljust, text_width
 
 EPILOG = f"""\
 examples:
@@ -117,14 +118,14 @@ def _show_demo(log: ActivityLog, args: argparse.Namespace, out: Output) -> None:
                     f"{owner.name} sees it, newest first:", "bold"))
     out.print()
     out.lines(table(ENTRY_HEADERS, entry_rows(page.entries, now), style,
-                    width=out.width, flex=2))
+                    width=out.width, flex=2, fixed=(3,)))
     out.print(style(f"… {query.count() - len(page.entries):,} more", "dim"))
     out.print()
     out.print(style("Category filter (only categories with activity):", "bold"))
     cats = log.categories(org.id, viewer=viewer)
-    width = max((text_width(name) for name, _ in cats), default=0)
+    width = max((text_width(escape(name)) for name, _ in cats), default=0)
     for name, count in cats:
-        out.print(f"  {name.ljust(width)}  {count:>6,}")
+        out.print(f"  {ljust(escape(name), width)}  {count:>6,}")
     out.print()
     out.print(style("Date filter (UTC; the week starts on Monday):", "bold"))
     for bucket, title in ((DateBucket.TODAY, "Today"), (DateBucket.THIS_WEEK, "This week"),

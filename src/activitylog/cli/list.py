@@ -58,7 +58,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             out.print("No entries match.")
             return 0
         out.lines(table(ENTRY_HEADERS, entry_rows(page.entries, now), out.style,
-                        width=out.width, flex=2))
+                        width=out.width, flex=2, fixed=(3,)))
         out.print()
         out.print(f"{len(page.entries):,} shown, {total:,} matching.")
         if page.next_cursor:

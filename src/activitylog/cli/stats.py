@@ -11,8 +11,8 @@ from .base import PROG, CliError
 from .database import check_org, open_log, operator_viewer
 from .filters import time_options, zone
 from .options import Commands, database_option, format_option, org_option
-from .tables import text_width
 from .terminal import Output
+from .text import escape, ljust, text_width
 
 EPILOG = f"""\
 examples:
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         return 0
     total = sum(per_category.values())
     style = out.style
-    out.print(style(f"{args.org}: {total:,} entries since {first:%a %d %b %Y} "
+    out.print(style(f"{escape(args.org)}: {total:,} entries since {first:%a %d %b %Y} "
                     f"({args.weeks} week{'s' if args.weeks != 1 else ''}, {_tz_name(tz, now)})",
                     "bold"))
     out.print()
@@ -94,11 +94,12 @@ def run(args: argparse.Namespace, out: Output) -> int:
         out.print("No entries in this period.")
         return 0
     out.print(style("By category", "bold"))
-    name_width = max(text_width(n) for n in categories)
+    names = {n: escape(n) for n in categories}
+    name_width = max(text_width(n) for n in names.values())
     peak = max(per_category.values())
     for name in categories:
         count = per_category[name]
-        out.print(f"  {name.ljust(name_width)}  {count:>7,}  " + style(bar(count, peak, 40),
+        out.print(f"  {ljust(names[name], name_width)}  {count:>7,}  " + style(bar(count, peak, 40),
                                                                       "green"))
     out.print()
     out.print(style("By day", "bold"))
