@@ -24,10 +24,11 @@ Query parameters (all optional; repeated ``category`` keeps entries in any of th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote_plus
 
 import attrs
 
@@ -51,6 +52,36 @@ _DATE_LABELS = {
 }
 _KNOWN = frozenset({"q", "category", "date", "sort", "order", "tz", "target", "actor",
                     "cursor", "size"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _quote(value: str) -> str:
+    # The same few values (categories, zones, sorts) recur in every URL of a page.
+    return quote_plus(value, safe="")
+
+
+def _query_string(v: dict[str, Any]) -> str:
+    parts: list[str] = []
+    if v["q"]:
+        parts.append("q=" + _quote(v["q"]))
+    parts += ["category=" + _quote(name) for name in v["categories"]]
+    if v["date"] is not None:
+        parts.append("date=" + v["date"].value)
+    if v["sort"] != "date":
+        parts.append("sort=" + _quote(v["sort"]))
+    if v["descending"] != (v["sort"] == "date"):
+        parts.append("order=" + ("desc" if v["descending"] else "asc"))
+    if v["tz"] != "UTC":
+        parts.append("tz=" + _quote(v["tz"]))
+    if v["target"] is not None:
+        parts.append("target=" + _quote(f"{v['target'][0]}:{v['target'][1]}"))
+    if v["actor"] is not None:
+        parts.append("actor=" + _quote(v["actor"]))
+    if v["size"] != DEFAULT_SIZE:
+        parts.append(f"size={v['size']}")
+    if v["cursor"] is not None:
+        parts.append("cursor=" + quote_plus(v["cursor"], safe=""))
+    return "&".join(parts)
 
 
 @attrs.frozen
@@ -129,34 +160,22 @@ class Params:
 
     def query_string(self) -> str:
         """These filters as a query string, defaults left out (the inverse of :meth:`parse`)."""
-        pairs: list[tuple[str, str]] = []
-        if self.q:
-            pairs.append(("q", self.q))
-        pairs += [("category", name) for name in self.categories]
-        if self.date is not None:
-            pairs.append(("date", self.date.value))
-        if self.sort != "date":
-            pairs.append(("sort", self.sort))
-        if self.descending != (self.sort == "date"):
-            pairs.append(("order", "desc" if self.descending else "asc"))
-        if self.tz != "UTC":
-            pairs.append(("tz", self.tz))
-        if self.target is not None:
-            pairs.append(("target", f"{self.target[0]}:{self.target[1]}"))
-        if self.actor is not None:
-            pairs.append(("actor", self.actor))
-        if self.size != DEFAULT_SIZE:
-            pairs.append(("size", str(self.size)))
-        if self.cursor is not None:
-            pairs.append(("cursor", self.cursor))
-        return urlencode(pairs)
+        return _query_string(self._values())
 
     def url(self, path: str, **changes: Any) -> str:
         """``path`` with these filters, ``changes`` applied; any change but ``cursor`` drops it."""
-        if "cursor" not in changes:
-            changes["cursor"] = None
-        qs = attrs.evolve(self, **changes).query_string()
+        values = self._values()
+        values["cursor"] = None
+        values.update(changes)
+        qs = _query_string(values)
         return f"{path}?{qs}" if qs else path
+
+    def _values(self) -> dict[str, Any]:
+        # A plain dict, not attrs.evolve: a page builds some twenty URLs from it.
+        return {"q": self.q, "categories": self.categories, "date": self.date,
+                "sort": self.sort, "descending": self.descending, "tz": self.tz,
+                "target": self.target, "actor": self.actor, "cursor": self.cursor,
+                "size": self.size}
 
     def query(self, log: ActivityLog, org_id: str, viewer: Any) -> Query:
         """The query these filters ask for; the log's access policy checks ``viewer`` here."""
@@ -193,12 +212,34 @@ def safe_avatar(url: str | None) -> str | None:
 def exact_time(moment: datetime, tz: tzinfo) -> str:
     """The full local time of a moment, e.g. ``"2024-03-13 03:30:00 CET"``."""
     local = moment.astimezone(tz)
-    return local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "UTC")
+    return local.isoformat(" ", "seconds")[:19] + " " + (local.tzname() or "UTC")
 
 
-def entry_dict(
-    entry: Entry, now: datetime, tz: tzinfo, params: Params, path: str
-) -> dict[str, Any]:
+class _Links:
+    """The per-entry URLs of one page: the filters with ``actor`` or ``target`` replaced.
+
+    The filters' part of the query string is written once per page; actors repeat, so each
+    actor's URL is built once too.
+    """
+
+    def __init__(self, params: Params, path: str) -> None:
+        values = params._values()
+        values.update(cursor=None, actor=None, target=None)
+        base = _query_string(values)
+        self._prefix = f"{path}?{base}&" if base else f"{path}?"
+        self._actors: dict[str, str] = {}
+
+    def actor(self, actor_id: str) -> str:
+        url = self._actors.get(actor_id)
+        if url is None:
+            url = self._actors[actor_id] = self._prefix + "actor=" + _quote(actor_id)
+        return url
+
+    def target(self, key: tuple[str, str]) -> str:
+        return self._prefix + "target=" + quote_plus(f"{key[0]}:{key[1]}", safe="")
+
+
+def entry_dict(entry: Entry, now: datetime, tz: tzinfo, links: _Links) -> dict[str, Any]:
     """One entry as the page shows it (JSON-ready)."""
     actor, target, key = entry.actor, entry.target, entry.api_key
     return {
@@ -215,7 +256,7 @@ def entry_dict(
             "kind": actor.kind.value,
             "avatar_url": safe_avatar(actor.avatar_url),
             "initials": initials(actor.name),
-            "url": params.url(path, actor=actor.id, target=None),
+            "url": links.actor(actor.id),
         },
         "description": entry.description,
         "occurred_at": entry.occurred_at.isoformat(),
@@ -227,7 +268,7 @@ def entry_dict(
             "type": target.type,
             "id": target.id,
             "label": target.label,
-            "history_url": params.url(path, target=(target.type, target.id), actor=None),
+            "history_url": links.target((target.type, target.id)),
         },
     }
 
@@ -250,6 +291,7 @@ def build_page(
     """
     query = params.query(log, org_id, viewer)
     page = query.page(params.size, after=params.cursor)
+    entry_links = _Links(params, path)
     now = log.clock()
     tz = query.tz
     counts = log.categories(org_id, viewer=viewer)
@@ -311,7 +353,7 @@ def build_page(
         "clear_url": path,
         "first_page": params.cursor is None,
         "total_in_org": sum(count for _, count in counts),
-        "entries": [entry_dict(e, now, tz, params, path) for e in page.entries],
+        "entries": [entry_dict(e, now, tz, entry_links) for e in page.entries],
         "categories": categories,
         "dates": dates,
         "sort": sorts,

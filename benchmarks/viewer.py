@@ -1,0 +1,171 @@
+"""The viewer's server time against the query builder alone, on the benchmark workload.
+
+    python -m benchmarks.viewer                      # 1,000,000 entries (builds ~2 minutes)
+    python -m benchmarks.viewer --entries 20000      # a quick look
+
+For the first page and each filter change, the viewer's JSON API (``ViewerApp.handle``: the
+query, category counts, the page dict and its JSON) and its HTML page are timed against the
+query builder's ``page()`` for the same filters, on the largest organization; the median of
+``--repeat`` runs, each the mean over enough calls to last ``min_time``. The chart (one count
+per day) and the page's own assets (their total size, to stay under 60 KB) are reported too.
+The database is built once in ``--workdir`` and reused while it holds the asked-for size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from activitylog import ActivityLog, Query, Role, Viewer
+from activitylog.viewer import Request, ViewerApp, static
+from benchmarks.workload import RARE_FRAGMENT, generate
+
+ASSET_BUDGET = 60 * 1024
+
+
+def timed(fn: Callable[[], Any], repeat: int, min_time: float) -> float:
+    """Median over ``repeat`` runs of the mean seconds per call (each run lasts min_time)."""
+    fn()  # warm caches
+    runs = []
+    for _ in range(repeat):
+        calls, start = 0, time.perf_counter()
+        while True:
+            fn()
+            calls += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_time:
+                break
+        runs.append(elapsed / calls)
+    return statistics.median(runs)
+
+
+def database(workdir: Path, n: int, seed: int) -> tuple[Path, str, dict[str, Any]]:
+    """A database of ``n`` workload entries (built unless present), its largest org, facts."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / f"viewer-{n}.db"
+    facts_path = workdir / f"viewer-{n}.json"
+    if path.exists() and facts_path.exists():
+        facts: dict[str, Any] = json.loads(facts_path.read_text(encoding="utf-8"))
+        return path, facts["largest_org"], facts
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    print(f"building {n:,} entries into {path} ...", file=sys.stderr)
+    wl = generate(n, seed)
+    with ActivityLog.open(f"sqlite:///{path}") as log:
+        for start in range(0, n, 50_000):
+            log.store.append(wl.entries[start:start + 50_000], log.chain)
+    largest = wl.largest_org
+    person = wl.people[largest][0]
+    target = next(e.target for e in reversed(wl.entries)
+                  if e.org_id == largest and e.target is not None)
+    facts = {
+        "largest_org": largest,
+        "largest_org_entries": sum(1 for e in wl.entries if e.org_id == largest),
+        "end": wl.end.isoformat(),
+        "actor": person.id,
+        "actor_name": person.name,
+        "target": [target.type, target.id] if target else None,
+    }
+    facts_path.write_text(json.dumps(facts), encoding="utf-8")
+    del wl
+    gc.collect()
+    return path, largest, facts
+
+
+def cases(q: Query, facts: dict[str, Any]) -> list[tuple[str, str, Callable[[], Any]]]:
+    """(name, query string, the query builder's equivalent) for each filter change."""
+    first_name = facts["actor_name"].split()[0]
+    cursor = q.page(50).next_cursor
+    listed = [
+        ("first page", "", lambda: q.page(50)),
+        ("search: a member's first name", f"q={quote(first_name)}",
+         lambda: q.search(first_name).page(50)),
+        ("search: rare fragment", f"q={RARE_FRAGMENT}", lambda: q.search(RARE_FRAGMENT).page(50)),
+        ("category Leads", "category=Leads", lambda: q.category("Leads").page(50)),
+        ("date this week", "date=this-week", lambda: q.date("this-week").page(50)),
+        ("date older", "date=older", lambda: q.date("older").page(50)),
+        ("sort by action", "sort=action", lambda: q.sort("action").page(50)),
+        ("sort by date, oldest first", "order=asc", lambda: q.sort("date", False).page(50)),
+        ("member's activity", f"actor={quote(facts['actor'])}",
+         lambda: q.actor(facts["actor"]).page(50)),
+        ("next page (cursor)", f"cursor={cursor}", lambda: q.page(50, after=cursor)),
+    ]
+    if facts.get("target"):
+        kind, ident = facts["target"]
+        listed.append(("record history", f"target={quote(kind)}%3A{quote(ident)}",
+                       lambda: q.target(kind, ident).page(50)))
+    return listed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build (or reuse) the database, time every case, print a table, optionally write JSON."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.viewer", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--min-time", type=float, default=0.2)
+    parser.add_argument("--workdir", type=Path, default=Path(".bench-viewer"))
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    path, org, facts = database(args.workdir, args.entries, args.seed)
+    log = ActivityLog.open(f"sqlite:///{path}")
+    owner = Viewer("bench-owner", org, Role.OWNER)
+    app = ViewerApp(log)
+    q = log.query(org, viewer=owner)
+
+    def handle(route: str, qs: str) -> Callable[[], Any]:
+        def call() -> bytes:
+            response = app.handle(Request("GET", route, qs), owner)
+            assert response.status == 200, response.body
+            return b"".join(response.chunks())
+        return call
+
+    rows = []
+    for name, qs, builder in cases(q, facts):
+        ours = timed(handle("/api/entries", qs), args.repeat, args.min_time)
+        page = timed(handle("/", qs), args.repeat, args.min_time)
+        alone = timed(builder, args.repeat, args.min_time)
+        rows.append({"case": name, "query": qs, "api_ms": ours * 1e3, "html_ms": page * 1e3,
+                     "builder_ms": alone * 1e3, "api_ratio": ours / alone,
+                     "html_ratio": page / alone})
+    chart = timed(handle("/chart.svg", ""), args.repeat, args.min_time)
+    chart_leads = timed(handle("/chart.svg", "category=Leads"), args.repeat, args.min_time)
+    assets = {name: len(asset.body) for name, asset in static.ASSETS.items()}
+    log.close()
+
+    print(f"\nViewer at {args.entries:,} entries; largest organization {org} "
+          f"({facts['largest_org_entries']:,} entries); median of {args.repeat} runs\n")
+    print("| Case | API (ms) | HTML (ms) | Query builder (ms) | API / builder | HTML / builder |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['case']} | {r['api_ms']:.2f} | {r['html_ms']:.2f} | {r['builder_ms']:.2f} "
+              f"| {r['api_ratio']:.2f}x | {r['html_ratio']:.2f}x |")
+    print(f"\nchart.svg (14 daily counts): {chart * 1e3:.1f} ms; with category=Leads: "
+          f"{chart_leads * 1e3:.1f} ms")
+    total = sum(assets.values())
+    print(f"page assets: {total:,} bytes ({', '.join(f'{k} {v:,}' for k, v in assets.items())}); "
+          f"budget {ASSET_BUDGET:,}: {'met' if total < ASSET_BUDGET else 'MISSED'}")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "entries": args.entries, "org": org, "org_entries": facts["largest_org_entries"],
+            "repeat": args.repeat, "cases": rows, "chart_ms": chart * 1e3,
+            "chart_leads_ms": chart_leads * 1e3, "assets": assets,
+        }, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
