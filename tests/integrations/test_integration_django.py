@@ -237,3 +237,33 @@ class TestManagementCommands:
         header, row = out.getvalue().splitlines()
         assert header.startswith("id,occurred_at,action")
         assert "lead.updated" in row and "Ada Lovelace" in row
+
+
+@pytest.mark.django_db(transaction=True)
+class TestViewerMount:
+    ENDPOINTS = ("", "api/entries", "export.csv", "chart.svg", "api/integrity")
+
+    def test_an_owner_reads_the_page_and_the_api(self, client_ada: Client, ada: Any) -> None:
+        """A superuser is an Owner: the page and the JSON API list the org's entries."""
+        client_ada.get("/direct")
+        ada.is_superuser = True
+        ada.save()
+        page = client_ada.get("/settings/activity/")
+        assert page.status_code == 200 and b"Ada Lovelace" in page.content
+        assert 'href="/settings/activity/' in page.content.decode()
+        api = client_ada.get("/settings/activity/api/entries")
+        assert api.status_code == 200
+        assert [e["action"] for e in api.json()["entries"]] == ["lead.updated"]
+
+    def test_members_and_anonymous_users_get_403_everywhere(self, client_ada: Client) -> None:
+        """Every endpoint refuses a Member and a visitor with 403."""
+        for path in self.ENDPOINTS:
+            assert client_ada.get(f"/settings/activity/{path}").status_code == 403, path
+            assert Client().get(f"/settings/activity/{path}").status_code == 403, path
+
+    def test_the_apps_access_check_comes_first(self, client_ada: Client, ada: Any) -> None:
+        """VIEWER_ACCESS answering false refuses even an Owner."""
+        ada.is_superuser = True
+        ada.save()
+        with override_settings(ACTIVITYLOG={**LOG, "VIEWER_ACCESS": lambda request: False}):
+            assert client_ada.get("/settings/activity/").status_code == 403

@@ -138,3 +138,34 @@ class TestFlaskExtension:
         client = make_app(log, request_details=trusted).test_client()
         client.post("/direct", headers={"X-User": "ada", "X-Forwarded-For": "203.0.113.7"})
         assert entries(log)[0].metadata["request"]["ip"] == "203.0.113.7"
+
+
+class TestViewerBlueprint:
+    def make(self, role: str | None) -> Any:
+        """A Flask app with the blueprint mounted, whose users have ``role``."""
+        log = ActivityLog()
+        with log.context(org_id="acme", actor=USERS["ada"]):
+            log.record("lead.created", target=Target("lead", "1", "Acme <b>Corp</b>"))
+        app = make_app(log)
+        audit = app.extensions["activitylog"]
+        audit.role = lambda: role
+        app.register_blueprint(audit.blueprint(), url_prefix="/settings/activity")
+        return app.test_client()
+
+    def test_an_admin_reads_the_page_and_the_api(self) -> None:
+        """The page links below the mount point; stored markup stays text."""
+        client = self.make("admin")
+        page = client.get("/settings/activity/", headers={"X-User": "ada"})
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        assert "/settings/activity/" in html and "<b>Corp</b>" not in html
+        api = client.get("/settings/activity/api/entries", headers={"X-User": "ada"})
+        assert [e["action"] for e in api.json["entries"]] == ["lead.created"]
+
+    def test_members_and_visitors_get_403(self) -> None:
+        """No role or a Member role: 403 on the page and the API."""
+        member = self.make("member")
+        assert member.get("/settings/activity/", headers={"X-User": "ada"}).status_code == 403
+        assert member.get("/settings/activity/api/entries",
+                          headers={"X-User": "ada"}).status_code == 403
+        assert self.make("owner").get("/settings/activity/").status_code == 403

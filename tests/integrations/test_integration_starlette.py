@@ -226,3 +226,32 @@ class TestFastAPI:
         [entry] = entries(log)
         assert entry.api_key == ApiKeyRef("k1", "Mobile app") and entry.source is Source.API
         assert entry.target == Target("lead", "4")
+
+
+class TestViewerMount:
+    def make(self, role: str | None) -> TestClient:
+        """A Starlette app with the viewer mounted; signed-in users have ``role``."""
+        from starlette.routing import Mount
+
+        log = ActivityLog()
+        with log.context(org_id="acme", actor=ADA):
+            log.record("lead.created", target=Target("lead", "1", "Acme"))
+        audit = StarletteActivityLog(log, role=lambda conn: role)
+        app = Starlette(routes=[Mount("/settings/activity", app=audit.viewer_app())],
+                        middleware=[Middleware(Auth)])
+        return TestClient(app)
+
+    def test_an_owner_reads_the_page_and_the_api(self) -> None:
+        """The mounted viewer answers below its prefix."""
+        with self.make("owner") as client:
+            page = client.get("/settings/activity/", headers={"X-User": "ada"})
+            assert page.status_code == 200 and "/settings/activity/" in page.text
+            api = client.get("/settings/activity/api/entries", headers={"X-User": "ada"})
+            assert [e["action"] for e in api.json()["entries"]] == ["lead.created"]
+
+    def test_members_and_visitors_get_403(self) -> None:
+        """A Member, and anyone not signed in, are refused."""
+        with self.make("member") as client:
+            assert client.get("/settings/activity/", headers={"X-User": "ada"}).status_code == 403
+        with self.make("owner") as client:
+            assert client.get("/settings/activity/api/entries").status_code == 403

@@ -28,6 +28,7 @@ from contextlib import ExitStack
 from typing import Any, TypeVar, cast
 
 from .. import context
+from ..access import Role, Viewer
 from ..log import ActivityLog
 from ..models import Actor, ApiKeyRef, Entry
 from ._common import ViewCall, actor_from_user, bound, entry_fields, org_text, succeeded
@@ -52,12 +53,17 @@ def _default_api_key() -> ApiKeyRef | None:
     return key if isinstance(key, ApiKeyRef) else None
 
 
+def _default_role() -> Role | str | None:
+    role = flask.g.get("role")
+    return role if isinstance(role, (str, Role)) else None
+
+
 class FlaskActivityLog:
     """The Flask extension: ``FlaskActivityLog(log, app)`` or ``init_app(app)`` later.
 
     Resolvers take no argument and read ``flask.request`` / ``flask.g``. The defaults read
-    ``g.org_id``, ``g.user`` (turned into an :class:`~activitylog.Actor`) and ``g.api_key`` (an
-    :class:`~activitylog.ApiKeyRef`). Requests without a user record nothing through
+    ``g.org_id``, ``g.user`` (turned into an :class:`~activitylog.Actor`), ``g.api_key`` (an
+    :class:`~activitylog.ApiKeyRef`) and ``g.role`` (for the viewer). Requests without a user record nothing through
     :meth:`record` and :meth:`records` unless ``anonymous_actor`` is given.
     """
 
@@ -69,6 +75,7 @@ class FlaskActivityLog:
         org: Callable[[], Any] = _default_org,
         actor: Callable[[], Actor | None] = _default_actor,
         api_key: Callable[[], ApiKeyRef | None] = _default_api_key,
+        role: Callable[[], Role | str | None] = _default_role,
         anonymous_actor: Actor | None = None,
         request_details: RequestSettings | None = None,
         error_body: Callable[[Any], bool] | None = None,
@@ -77,6 +84,7 @@ class FlaskActivityLog:
         self.org = org
         self.actor = actor
         self.api_key = api_key
+        self.role = role
         self.anonymous_actor = anonymous_actor
         self.request_details = request_details or RequestSettings()
         self.error_body = error_body
@@ -105,6 +113,41 @@ class FlaskActivityLog:
         scope = flask.g.pop(_SCOPE, None)
         if scope is not None:
             scope.close()
+
+    def viewer(self) -> Viewer | None:
+        """The current request's :class:`~activitylog.Viewer` (``None``: no user, org or role)."""
+        actor = self.actor()
+        org_id = org_text(self.org())
+        role = self.role()
+        if actor is None or org_id is None or role is None:
+            return None
+        return Viewer(actor.id, org_id, role)
+
+    def blueprint(self, name: str = "activitylog") -> flask.Blueprint:
+        """The Activity Log page as a blueprint: ``app.register_blueprint(audit.blueprint(),
+        url_prefix="/settings/activity")``. Owners and Admins only (403 for anyone else)."""
+        from ..viewer import Request, ViewerApp
+
+        viewer_app = ViewerApp(self.log)
+        blueprint = flask.Blueprint(name, __name__)
+
+        def serve(subpath: str = "") -> flask.Response:
+            request = flask.request
+            path = request.path
+            root = path[: len(path) - len(subpath)]
+            handled = viewer_app.handle(
+                Request(request.method, "/" + subpath, request.query_string.decode("latin-1"),
+                        root if root.endswith("/") else root + "/",
+                        {k.lower(): v for k, v in request.headers.items()}),
+                self.viewer(),
+            )
+            body = handled.body if isinstance(handled.body, bytes) else handled.chunks()
+            return flask.Response(body, status=handled.status, headers=handled.headers)
+
+        blueprint.add_url_rule("/", "viewer", serve, methods=["GET", "HEAD", "POST"])
+        blueprint.add_url_rule("/<path:subpath>", "viewer_path", serve,
+                               methods=["GET", "HEAD", "POST"])
+        return blueprint
 
     def record(self, action: str, **fields: Any) -> Entry | None:
         """``log.record()`` for this request; ``None`` (nothing stored) when anonymous."""

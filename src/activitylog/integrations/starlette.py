@@ -32,6 +32,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from .. import context
+from ..access import Role, Viewer
 from ..log import ActivityLog
 from ..models import Actor, ApiKeyRef, Entry
 from ._common import (
@@ -85,6 +86,12 @@ def default_api_key(conn: HTTPConnection) -> ApiKeyRef | None:
     return key if isinstance(key, ApiKeyRef) else None
 
 
+def default_role(conn: HTTPConnection) -> Role | str | None:
+    """``request.state.role``, for the viewer."""
+    role = _state(conn, "role")
+    return role if isinstance(role, (str, Role)) else None
+
+
 class StarletteActivityLog:
     """The recording setup of one app: the log and how a request maps to org, actor and key.
 
@@ -99,6 +106,7 @@ class StarletteActivityLog:
         org: Resolver = default_org,
         actor: Resolver = default_actor,
         api_key: Resolver = default_api_key,
+        role: Resolver = default_role,
         anonymous_actor: Actor | None = None,
         request_details: RequestSettings | None = None,
         error_body: Callable[[Any], bool] | None = None,
@@ -107,6 +115,7 @@ class StarletteActivityLog:
         self.org = org
         self.actor = actor
         self.api_key = api_key
+        self.role = role
         self.anonymous_actor = anonymous_actor
         self.request_details = request_details or RequestSettings()
         self.error_body = error_body
@@ -118,6 +127,26 @@ class StarletteActivityLog:
         org_id = org_text(await maybe_await(self.org(conn)))
         key = await maybe_await(self.api_key(conn))
         return org_id, actor if actor is not None else self.anonymous_actor, key
+
+    async def viewer(self, conn: HTTPConnection) -> Viewer | None:
+        """The :class:`~activitylog.Viewer` of ``conn`` (``None``: no user, org or role)."""
+        actor = await maybe_await(self.actor(conn))
+        org_id = org_text(await maybe_await(self.org(conn)))
+        role = await maybe_await(self.role(conn))
+        if actor is None or org_id is None or role is None:
+            return None
+        return Viewer(actor.id, org_id, role)
+
+    def viewer_app(self) -> ASGIApp:
+        """The Activity Log page as an ASGI app to mount:
+        ``Mount("/settings/activity", app=audit.viewer_app())``. Owners and Admins only."""
+        from ..viewer import ASGIViewer, ViewerApp
+
+        async def resolve(scope: Any) -> Viewer | None:
+            return await self.viewer(HTTPConnection(scope))
+
+        app: ASGIApp = ASGIViewer(ViewerApp(self.log), resolve=resolve)  # type: ignore[assignment]
+        return app
 
     def recorder(self, conn: HTTPConnection) -> Recorder:
         """A :class:`Recorder` for one request (a FastAPI dependency: see ``fastapi.py``)."""
@@ -231,4 +260,5 @@ __all__ = [
     "default_actor",
     "default_api_key",
     "default_org",
+    "default_role",
 ]

@@ -16,5 +16,6 @@ urlpatterns = [
     path("direct", views.log_direct),
     path("async", views.async_create),
     path("api/touch", views.api_touch),
+    path("settings/activity/", include("activitylog.integrations.django.urls")),
     path("", include(router.urls)),
 ]
