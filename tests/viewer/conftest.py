@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from activitylog import ActionRegistry, ActivityLog, Actor, ApiKeyRef, Entry, Role, Target, Viewer
 from activitylog.viewer import ViewerApp
-from conftest import ORG, OTHER_ORG, START, Clock
+
+#: The organization the viewers below belong to, and another one.
+ORG = "acme"
+OTHER_ORG = "globex"
+#: The log's fixed "now" (a Wednesday): relative times and date buckets are computed from it.
+START = datetime(2024, 3, 13, 2, 30, tzinfo=timezone.utc)
+
+
+def clock_at_start() -> datetime:
+    """The log's clock: always ``START``."""
+    return START
+
 
 #: Stored text that would run if the page ever rendered it as HTML.
 SCRIPT = "<script>window.__pwned = 1; alert('xss')</script>"
@@ -50,15 +61,9 @@ def seed(log: ActivityLog, n: int = 140, *, seed_value: int = 7) -> list[Entry]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    """The log's fixed clock (``START``)."""
-    return Clock()
-
-
-@pytest.fixture
-def seeded(clock: Clock) -> Iterator[ActivityLog]:
-    """An in-memory log seeded by :func:`seed`."""
-    log = ActivityLog(clock=clock)
+def seeded() -> Iterator[ActivityLog]:
+    """An in-memory log seeded by :func:`seed`, its clock at ``START``."""
+    log = ActivityLog(clock=clock_at_start)
     seed(log)
     yield log
     log.close()

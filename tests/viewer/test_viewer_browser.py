@@ -22,10 +22,9 @@ import pytest
 
 from activitylog import ActivityLog, Query, Role, Viewer
 from activitylog.viewer import ViewerApp, WSGIViewer
-from conftest import ORG, Clock
 from services import require
 
-from .conftest import seed
+from .conftest import ORG, clock_at_start, seed
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 HAVE_BROWSER = os.path.exists(CHROMIUM) and importlib.util.find_spec("playwright") is not None
@@ -55,7 +54,7 @@ class Site:
     """The seeded log served by a WSGI server in a thread, mounted at ``/activity/``."""
 
     def __init__(self) -> None:
-        self.log = ActivityLog(clock=Clock())
+        self.log = ActivityLog(clock=clock_at_start)
         seed(self.log)
         checkpoint = self.log.checkpoint(ORG)
         app = ViewerApp(self.log, checkpoint=lambda org: checkpoint)

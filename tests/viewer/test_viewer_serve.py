@@ -16,9 +16,8 @@ from activitylog.cli import serve
 from activitylog.cli.base import CliError
 from activitylog.cli.options import ArgumentParser, Commands
 from activitylog.cli.terminal import Output
-from conftest import ORG, Clock
 
-from .conftest import seed
+from .conftest import ORG, clock_at_start, seed
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -32,7 +31,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def database(tmp_path: Path) -> Path:
     """A database file holding the seeded entries."""
     path = tmp_path / "crm.db"
-    with ActivityLog.open(f"sqlite:///{path}", clock=Clock()) as log:
+    with ActivityLog.open(f"sqlite:///{path}", clock=clock_at_start) as log:
         seed(log, 30)
     return path
 
