@@ -33,7 +33,7 @@ from ...log import ActivityLog
 from ...models import Entry
 from .._common import ViewCall, entry_fields, succeeded
 from .._common import arecord as _arecord
-from .conf import get_config, get_log
+from .conf import get_config, get_log, get_registry
 from .middleware import (
     ActivityLogMiddleware,
     RequestContext,
@@ -114,7 +114,7 @@ def records(
     :class:`ViewCall`, or a type name (``"lead"``): the id then comes from the response data
     or the URL's ``pk``. The entry is written when the transaction commits.
     """
-    get_log().registry.get(action)
+    get_registry().get(action)  # an unknown action fails here, at import
     specs = {"target": target, "metadata": metadata, "description": description,
              "changes": changes}
 

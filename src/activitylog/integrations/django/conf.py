@@ -157,6 +157,13 @@ def get_config() -> Config:
 
 
 _logs: list[ActivityLog] = []
+_BUILTIN = ActionRegistry()
+
+
+def get_registry() -> ActionRegistry:
+    """The configured registry (the built-in catalogue if none is): what decorators check
+    action names against, without opening the store."""
+    return get_config().registry or _BUILTIN
 
 
 def get_log() -> ActivityLog:
@@ -169,8 +176,7 @@ def get_log() -> ActivityLog:
             "settings.ACTIVITYLOG['STORE'] is not set (e.g. 'sqlite:///activity.db')"
         )
     options: dict[str, Any] = dict(config.store_options)
-    if config.registry is not None:
-        options["registry"] = config.registry
+    options["registry"] = get_registry()
     if config.integrity_key is not None:
         options["integrity_key"] = config.integrity_key
     log = attach(ActivityLog.open(config.store, **options))

@@ -1,0 +1,1 @@
+"""A small CRM recording its Activity Log with activitylog's Django integration."""
