@@ -122,3 +122,27 @@ class TestService:
             "Olivia Bennett changed the status of 1 lead (status from none to Won)"
         )
         assert entries[3].description == "Olivia Bennett updated the subscription seats from 1 to 5"
+
+
+def run_in(folder: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python *args`` inside ``examples/<folder>`` (warnings are errors there too)."""
+    return subprocess.run(
+        [sys.executable, "-W", "error", *args], cwd=EXAMPLES / folder, capture_output=True,
+        text=True, encoding="utf-8", timeout=120, check=False,
+    )
+
+
+class TestFrameworkCrms:
+    @pytest.mark.parametrize(("folder", "framework", "args"), [
+        ("django_crm", "rest_framework", ("manage.py", "test", "-v", "2")),
+        ("flask_crm", "flask", ("-m", "unittest", "-v", "test_app")),
+        ("fastapi_crm", "fastapi", ("-m", "unittest", "-v", "test_app")),
+        ("celery_jobs", "celery", ("-m", "unittest", "-v", "test_jobs")),
+    ])
+    def test_each_examples_own_tests_pass(self, folder: str, framework: str,
+                                          args: tuple[str, ...]) -> None:
+        """Each framework's CRM example runs its own test suite green."""
+        pytest.importorskip(framework)
+        proc = run_in(folder, *args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert " ... ok" in proc.stderr and "FAIL" not in proc.stderr
