@@ -128,7 +128,9 @@ class TestDemo:
                          "Meetings", "Members", "Organization", "API Keys", "Subscription"):
             assert re.search(rf"^  {category} +[\d,]+$", out, re.MULTILINE), category
         for bucket in ("Today", "This week", "This month", "Older"):
-            assert re.search(rf"^  {bucket} +[\d,]+$", out, re.MULTILINE), bucket
+            assert re.search(rf"^  {bucket} +[\d,]+  \w", out, re.MULTILINE), bucket
+        assert "The buckets overlap, so they do not add up to the total" in out
+        assert "Older" in out and "before this moment one calendar month ago" in out
         assert f"activitylog verify --db {db}" in out
         assert not ANSI.search(out)
         assert err == ""
@@ -147,7 +149,7 @@ class TestDemo:
         assert f": {total:,} entries in 3 organizations" in out
         for name, count in cats:
             assert re.search(rf"^  {name} +{count:,}$", out, re.MULTILINE)
-        assert re.search(rf"^  Older +{older:,}$", out, re.MULTILINE)
+        assert re.search(rf"^  Older +{older:,}  ", out, re.MULTILINE)
 
     def test_running_again_shows_the_earlier_demo(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
@@ -684,16 +686,15 @@ class TestErrors:
              "unknown category 'leeds'; did you mean 'Leads'?"),
             (["list", "--org", "acme", "--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
             (["list", "--org", "acme", "--after", "not-a-cursor"], "malformed cursor"),
-            (["list", "--org", "acme", "--week-start", "someday"], "first day of the week"),
             (["list", "--org", "acm"], ("unknown organization 'acm': it has no entries; "
                                        "did you mean 'acme'?")),
             (["list", "--org", "zzz"], "organizations with entries: acme, globex, initech"),
             (["list", "--org", "acme", "--since", "yesterday"], "--since: not an ISO 8601"),
             (["list", "--org", "acme", "--since", "2024-05-02", "--until", "2024-05-01"],
-             "empty range"),
+             "--since 2024-05-02 is not before --until 2024-05-01"),
             (["list", "--org", "acme", "--date", "today", "--since", "2024-01-01"],
              "use either --date or --since/--until"),
-            (["list", "--org", "acme", "--limit", "0"], "page size must be between 1 and 1000"),
+            (["list", "--org", "acme", "--limit", "0"], "--limit must be between 1 and 1,000"),
             (["categories", "--org", "nobody"], "unknown organization 'nobody'"),
             (["export", "--org", "nobody", "--format", "csv"], "unknown organization"),
             (["verify", "--org", "nobody"], "unknown organization"),
@@ -774,7 +775,7 @@ class TestErrors:
 
     @pytest.mark.parametrize(
         "argv",
-        [[], ["frobnicate"], ["list"], ["list", "--db", "x.db"], ["list", "--org", "acme"],
+        [["frobnicate"], ["list"], ["list", "--db", "x.db"], ["list", "--org", "acme"],
          ["list", "--db", "x", "--org", "a", "--sort", "size"],
          ["list", "--db", "x", "--org", "a", "--asc", "--desc"],
          ["export", "--db", "x", "--org", "a", "--format", "xml"],

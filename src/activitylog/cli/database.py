@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import difflib
 import shlex
+import sqlite3
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..access import Role, Viewer
 from ..errors import SchemaError
 from ..log import ActivityLog
+from ..stores.sqlite.schema import APPLICATION_ID
 from .base import PROG, CliError
 
 #: The first bytes of every SQLite database file.
 SQLITE_HEADER = b"SQLite format 3\x00"
+_DB_HINT = f"; --db takes a file written by activitylog (`{PROG} demo --db PATH` makes one)"
 #: The operator identity the command line reads with.
 OPERATOR = "activitylog-cli"
 
@@ -42,7 +46,32 @@ def check_database(db: str) -> None:
     except OSError as exc:
         raise CliError(f"cannot read {db}: {exc.strerror}") from None
     if header != SQLITE_HEADER:
-        raise CliError(f"{db} is not an activitylog database (not a SQLite file)")
+        raise CliError(f"{db} is not an activitylog database (not a SQLite file){_DB_HINT}")
+    tables = _foreign_tables(path)
+    if tables:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise CliError(f"{db} is not an activitylog database: it is an SQLite database of "
+                       f"another application (it holds {shown}){_DB_HINT}")
+
+
+def _foreign_tables(path: Path) -> list[str]:
+    """The tables of an SQLite file that holds tables but none of activitylog's."""
+    uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            names = [row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite%' ORDER BY name"
+            )]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []  # opening it properly says what is wrong
+    if app_id == APPLICATION_ID or any(n.startswith("activitylog_") for n in names):
+        return []
+    return names
 
 
 def open_log(db: str, *, integrity_key: str | None = None) -> ActivityLog:
@@ -54,7 +83,7 @@ def open_log(db: str, *, integrity_key: str | None = None) -> ActivityLog:
     try:
         return ActivityLog.open(database_url(db), **options)
     except SchemaError as exc:
-        raise CliError(f"{db} is not an activitylog database ({exc})") from None
+        raise CliError(f"{db} cannot be read as an activitylog database: {exc}") from None
 
 
 def check_org(log: ActivityLog, org: str) -> None:

@@ -15,7 +15,7 @@ from .options import Commands
 from .records import ENTRY_HEADERS, entry_rows
 from .tables import table
 from .terminal import Output, Progress
-from .text import escape, ljust, text_width
+from .text import escape, ljust, plural, text_width
 
 EPILOG = f"""\
 examples:
@@ -79,7 +79,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
         finally:
             progress.close()
         elapsed = time.monotonic() - started
-        out.print(f"Created {args.db}: {count:,} entries in {len(demo.ORGS)} organizations "
+        out.print(f"Created {escape(args.db)}: {plural(count, 'entry', 'entries')} in "
+                  f"{plural(len(demo.ORGS), 'organization', 'organizations')} "
                   f"over the last {demo.DAYS} days (seed {args.seed}, {elapsed:.1f} s).")
         out.print()
         _show_demo(log, args, out)
@@ -127,10 +128,15 @@ def _show_demo(log: ActivityLog, args: argparse.Namespace, out: Output) -> None:
     for name, count in cats:
         out.print(f"  {ljust(escape(name), width)}  {count:>6,}")
     out.print()
-    out.print(style("Date filter (UTC; the week starts on Monday):", "bold"))
-    for bucket, title in ((DateBucket.TODAY, "Today"), (DateBucket.THIS_WEEK, "This week"),
-                          (DateBucket.THIS_MONTH, "This month"), (DateBucket.OLDER, "Older")):
-        out.print(f"  {title:<10}  {query.date(bucket).count():>6,}")
+    out.print(style("Date filter (UTC). The buckets overlap, so they do not add up to the total:",
+                    "bold"))
+    for bucket, title, meaning in (
+        (DateBucket.TODAY, "Today", "since midnight"),
+        (DateBucket.THIS_WEEK, "This week", "since Monday 00:00"),
+        (DateBucket.THIS_MONTH, "This month", "since the 1st of the month, 00:00"),
+        (DateBucket.OLDER, "Older", "before this moment one calendar month ago"),
+    ):
+        out.print(f"  {title:<10}  {query.date(bucket).count():>6,}  " + style(meaning, "dim"))
     out.print()
     db = shlex.quote(args.db)
     out.print(style("Try next:", "bold"))

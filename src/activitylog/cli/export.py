@@ -13,6 +13,7 @@ from .options import Commands, database_option, format_option, org_option
 from .outfile import GuardedStream, OutputFile
 from .records import CSV_COLUMNS, csv_row, entry_record, jsonl_json
 from .terminal import Output, Progress
+from .text import escape, plural
 
 EPILOG = f"""\
 examples:
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
         finally:
             progress.close()
     if args.output and args.output != "-":
-        out.err.write(f"Exported {written:,} entries to {args.output}\n")
+        out.err.write(f"Exported {plural(written, 'entry', 'entries')} to "
+                      f"{escape(args.output)}\n")
     return 0
 
 

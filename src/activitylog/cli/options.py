@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
+from .outfile import STDOUT_NAME, OutputError
 from .terminal import Output
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 #: What runs a command: its parsed arguments and where to write; returns the exit status.
 Handler = Callable[[argparse.Namespace, Output], int]
@@ -17,6 +22,21 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n(see `{self.prog} --help`)\n")
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        # argparse ignores write errors; help sent to a full disk or a closed pipe must not
+        # end as a success, so they are reported like any other output's.
+        if not message:
+            return
+        stream = file or sys.stderr
+        to_stdout = stream is sys.stdout
+        try:
+            stream.write(message)
+            if to_stdout:
+                sys.stdout.flush()
+        except OSError as exc:
+            if to_stdout:
+                raise OutputError(STDOUT_NAME, exc) from None
 
 
 def color_options() -> ArgumentParser:

@@ -9,22 +9,23 @@ from datetime import date, datetime, timedelta, tzinfo
 from ..query import resolve_week_start
 from .base import PROG, CliError
 from .database import check_org, open_log, operator_viewer
-from .filters import time_options, zone
+from .filters import narrow, subject_options, time_options, zone
 from .options import Commands, database_option, format_option, org_option
 from .terminal import Output
-from .text import escape, ljust, text_width
+from .text import escape, ljust, plural, text_width
 
 EPILOG = f"""\
 examples:
   {PROG} stats --db crm.db --org acme
-  {PROG} stats --db crm.db --org acme --weeks 12 --tz America/New_York --week-start sunday"""
+  {PROG} stats --db crm.db --org acme --weeks 12 --tz America/New_York --week-start sunday
+  {PROG} stats --db crm.db --org acme --actor acme-olivia     # one person's activity"""
 
 
 def register(commands: Commands) -> None:
     """Add ``stats`` to the command line."""
     p = commands.add(
         "stats", "chart entries per category and per day over the last weeks", run,
-        parents=[database_option(), org_option(), time_options(),
+        parents=[database_option(), org_option(), subject_options(), time_options(),
                  format_option(("table", "json"), "table")],
         epilog=EPILOG,
     )
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         since = datetime.combine(first, datetime.min.time(), tzinfo=tz)
         query = log.query(args.org, viewer=operator_viewer(args.org), tz=tz,
                           week_start=week_start).between(since, None).sort("date", False)
+        query = narrow(query, args)
         per_category: Counter[str] = Counter()
         per_day: Counter[date] = Counter()
         for entry in query:
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         return 0
     total = sum(per_category.values())
     style = out.style
-    out.print(style(f"{escape(args.org)}: {total:,} entries since {first:%a %d %b %Y} "
+    out.print(style(f"{escape(args.org)}: {plural(total, 'entry', 'entries')} since {first:%a %d %b %Y} "
                     f"({args.weeks} week{'s' if args.weeks != 1 else ''}, {_tz_name(tz, now)})",
                     "bold"))
     out.print()
@@ -115,7 +117,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
                   + f"{week_total:>8,}")
     busiest = max(days, key=lambda d: (per_day[d], d))
     out.print()
-    out.print(f"Busiest day: {busiest:%a %d %b %Y} ({per_day[busiest]:,} entries); "
+    out.print(f"Busiest day: {busiest:%a %d %b %Y} ({plural(per_day[busiest], 'entry', 'entries')}); "
               f"each block is scaled to it.")
     return 0
 

@@ -163,3 +163,8 @@ def wrap(text: str, width: int) -> list[str]:
 def ljust(text: str, width: int) -> str:
     """``text`` padded with spaces to ``width`` columns."""
     return text + " " * max(0, width - text_width(text))
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """``count`` with its noun: "1 entry", "2 entries", "1,000 entries"."""
+    return f"{count:,} {one if count == 1 else many}"

@@ -16,6 +16,7 @@ from .database import check_org, open_log
 from .options import Commands, database_option, format_option
 from .tables import table
 from .terminal import Output, Progress
+from .text import plural
 
 EPILOG = f"""\
 examples:
@@ -112,11 +113,11 @@ def run(args: argparse.Namespace, out: Output) -> int:
     out.print()
     entries = sum(r.checked for r in reports)
     if failed:
-        out.print(out.style(f"{len(failed)} of {len(reports)} organizations failed "
-                            "verification.", "red"))
+        out.print(out.style(f"{len(failed)} of {plural(len(reports), 'organization', 'organizations')}"
+                            " failed verification.", "red"))
         return 1
-    noun = "organization" if len(reports) == 1 else "organizations"
-    out.print(out.style(f"All {len(reports)} {noun} intact ({entries:,} entries).", "green"))
+    checked = plural(len(reports), "organization", "organizations")
+    out.print(out.style(f"All {checked} intact ({plural(entries, 'entry', 'entries')}).", "green"))
     return 0
 
 
