@@ -38,7 +38,18 @@ from .query import DateBucket, Query
 from .registry import ActionRegistry, ActionType
 from .stores import Store, open_store
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str) -> str:
+    # The version has one source, the package metadata (pyproject.toml's `version`), read only
+    # when asked for, as structlog does.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("activitylog")
+        except PackageNotFoundError:  # a source tree on sys.path without being installed
+            return "0+unknown"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "MAX_CHANGES_BYTES",
