@@ -93,8 +93,8 @@ def _insert(name: str) -> int:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO bench_lead (name) VALUES (%s)", [name])
-        return int(cursor.lastrowid or 0)
+        cursor.execute("INSERT INTO bench_lead (name) VALUES (%s) RETURNING id", [name])
+        return int(cursor.fetchone()[0])
 
 
 def plain_view(request: Any) -> Any:
