@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -17,13 +19,43 @@ import pytest
 
 from activitylog import ActivityLog, Role, Viewer, open_store
 from activitylog.stores import SCHEMES, Store
+from services import require
 
 #: Store name -> URL of a fresh, empty store inside a test's temporary directory.
 STORE_URLS: dict[str, Callable[[Path], str]] = {
     "memory": lambda tmp: "memory://",
     "sqlite": lambda tmp: f"sqlite:///{tmp / 'activity.db'}",
     "sqlite-scan": lambda tmp: f"sqlite:///{tmp / 'activity.db'}?fts=0",
+    "postgresql": lambda tmp: postgres_url(),
 }
+
+#: The PostgreSQL server the "postgresql" store runs on (``.ci/services/postgres.sh`` sets it).
+POSTGRES_ENV = "ACTIVITYLOG_TEST_POSTGRES_URL"
+POSTGRES_HOW = f"source .ci/services/postgres.sh (it exports {POSTGRES_ENV})"
+#: Schemas made by ``postgres_url`` and not dropped yet.
+_postgres_schemas: set[str] = set()
+
+
+def postgres_url() -> str:
+    """The URL of a fresh, empty schema on the test server (dropped after the test)."""
+    base = os.environ.get(POSTGRES_ENV, "postgresql://postgres@unset.invalid/activitylog")
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    _postgres_schemas.add(schema)
+    return f"{base}{'&' if '?' in base else '?'}schema={schema}"
+
+
+def drop_postgres_schemas(*urls: str) -> None:
+    """Drop the schemas of these store URLs (every schema made so far when none is given)."""
+    schemas = {u.rsplit("schema=", 1)[1] for u in urls} if urls else set(_postgres_schemas)
+    base = os.environ.get(POSTGRES_ENV)
+    if not schemas or not base:
+        return
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        for schema in schemas:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            _postgres_schemas.discard(schema)
 
 
 def _available(name: str) -> bool:
@@ -65,13 +97,17 @@ class StoreOpener:
         self._root = root
         self._counter = itertools.count()
         self._opened: list[Store] = []
+        self._schemas: list[str] = []
 
     def __call__(self) -> Store:
         """A new, empty store."""
         folder = self._root / f"{self.name}-{next(self._counter)}"
         folder.mkdir(parents=True)
-        store = open_store(STORE_URLS[self.name](folder))
+        url = STORE_URLS[self.name](folder)
+        store = open_store(url)
         self._opened.append(store)
+        if url.startswith("postgresql://"):
+            self._schemas.append(url)
         return store
 
     def close(self, store: Store) -> None:
@@ -80,16 +116,27 @@ class StoreOpener:
         store.close()
 
     def close_all(self) -> None:
-        """Close every store still open."""
+        """Close every store still open (and drop the PostgreSQL schemas it made)."""
         while self._opened:
             self._opened.pop().close()
+        drop_postgres_schemas(*self._schemas)
+        self._schemas.clear()
 
 
 @pytest.fixture(params=STORES)
 def store_name(request: pytest.FixtureRequest) -> str:
     """The name of the store under test."""
     name: str = request.param
+    if name == "postgresql":
+        require(bool(os.environ.get(POSTGRES_ENV)), "a PostgreSQL server", POSTGRES_HOW)
     return name
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_postgres_schemas() -> Iterator[None]:
+    """Drop every test schema still on the PostgreSQL server when the session ends."""
+    yield
+    drop_postgres_schemas()
 
 
 @pytest.fixture
