@@ -83,10 +83,43 @@ class TestApiKey:
         with log.context(api_key=KEY):
             assert activitylog.capture() == Snapshot(None, None, Source.API, KEY)
 
-    def test_explicit_source_kept(self, log: ActivityLog) -> None:
-        """An explicit source with an API key is kept."""
-        with log.context(api_key=KEY, source="system"):
-            assert activitylog.capture().source is Source.SYSTEM
+    def test_explicit_api_source_kept(self, log: ActivityLog) -> None:
+        """An explicit api source with an API key is kept."""
+        with log.context(api_key=KEY, source="api"):
+            assert activitylog.capture().source is Source.API
+
+    @pytest.mark.parametrize("source", ["system", "dashboard"])
+    def test_key_with_another_source_is_refused(self, log: ActivityLog, source: str) -> None:
+        """An API key with a source other than api raises InvalidEntry, in a context, a
+        snapshot and record()."""
+        with pytest.raises(InvalidEntry, match="source 'api'"), log.context(
+            api_key=KEY, source=source
+        ):
+            pass  # pragma: no cover
+        with pytest.raises(InvalidEntry, match="source 'api'"):
+            Snapshot(source=source, api_key=KEY)
+        with pytest.raises(InvalidEntry, match="source 'api'"):
+            log.record("lead.created", org_id="acme", actor=ADA, api_key=KEY, source=source)
+
+    def test_none_clears_an_inherited_key(self, log: ActivityLog) -> None:
+        """A nested ``context(api_key=None)`` clears the key; the outer one comes back after."""
+        with log.context(org_id="acme", actor=ADA, api_key=KEY):
+            with log.context(api_key=None, source="dashboard"):
+                assert activitylog.capture().api_key is None
+                entry = log.record("lead.created")
+            with log.context(api_key=None):
+                assert activitylog.capture().api_key is None
+            assert activitylog.capture().api_key == KEY
+        assert (entry.source, entry.api_key) == (Source.DASHBOARD, None)
+
+    def test_another_source_clears_an_inherited_key(self, log: ActivityLog) -> None:
+        """A nested system context (a job started by an API call) records without the key."""
+        with log.context(org_id="acme", actor=ADA, api_key=KEY):
+            with log.context(source="system"):
+                entry = log.record("lead.created")
+            explicit = log.record("lead.updated", source="system")
+        assert (entry.source, entry.api_key) == (Source.SYSTEM, None)
+        assert (explicit.source, explicit.api_key) == (Source.SYSTEM, None)
 
     def test_recorded_as_api(self, log: ActivityLog) -> None:
         """A request made with an API key is recorded with the key and source api."""
@@ -113,9 +146,11 @@ class TestValidation:
 
     @pytest.mark.parametrize("field", ["actor", "api_key"])
     def test_wrong_type(self, log: ActivityLog, field: str) -> None:
-        """An actor or API key of the wrong type raises TypeError."""
-        with pytest.raises(TypeError), log.context(**{field: "u1"}):
+        """An actor or API key of the wrong type raises InvalidEntry naming the field."""
+        with pytest.raises(InvalidEntry, match=field), log.context(**{field: "u1"}):
             pass  # pragma: no cover
+        with pytest.raises(InvalidEntry, match=field):
+            Snapshot(**{field: "u1"})  # type: ignore[arg-type]
 
     def test_nothing_set_after_failure(self, log: ActivityLog) -> None:
         """A block refused on entry leaves the context untouched."""

@@ -177,11 +177,12 @@ class TestSource:
             Source.API
         )
 
-    def test_explicit_beats_api_key(self, log: ActivityLog) -> None:
-        """An explicit source wins over the one an API key implies."""
-        entry = log.record("lead.created", org_id="acme", actor=ADA, api_key=KEY,
-                           source="system")
-        assert entry.source is Source.SYSTEM
+    def test_api_key_with_another_source_is_refused(self, log: ActivityLog) -> None:
+        """An API key with an explicit source other than api raises InvalidEntry; nothing is
+        stored."""
+        with pytest.raises(InvalidEntry, match="source 'api'"):
+            log.record("lead.created", org_id="acme", actor=ADA, api_key=KEY, source="system")
+        assert nothing_stored(log)
 
     def test_unknown(self, log: ActivityLog) -> None:
         """An unknown source raises InvalidEntry listing the choices; nothing is stored."""

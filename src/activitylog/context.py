@@ -9,6 +9,7 @@ middleware) and every ``record()`` underneath picks it up.
 from __future__ import annotations
 
 import contextvars
+import enum
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 import attrs
 
 from .errors import InvalidEntry
-from .models import Actor, ApiKeyRef, Source
+from .models import Actor, ApiKeyRef, Source, _check_text
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -45,7 +46,7 @@ def _to_source(value: Source | str | None) -> Source | None:
         return None
     try:
         return Source(value)
-    except ValueError:
+    except (ValueError, TypeError):
         choices = ", ".join(s.value for s in Source)
         raise InvalidEntry(f"unknown source {value!r} (choose {choices})") from None
 
@@ -63,6 +64,16 @@ class Snapshot:
     actor: Actor | None = None
     source: Source | None = attrs.field(default=None, converter=_to_source)
     api_key: ApiKeyRef | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.org_id is not None and (not isinstance(self.org_id, str) or not self.org_id.strip()):
+            raise InvalidEntry(f"org_id must be a non-empty string, not {self.org_id!r}")
+        if self.actor is not None and not isinstance(self.actor, Actor):
+            raise InvalidEntry(f"actor must be an Actor, not {type(self.actor).__name__}")
+        if self.api_key is not None:
+            if not isinstance(self.api_key, ApiKeyRef):
+                raise InvalidEntry(f"api_key must be an ApiKeyRef, not {type(self.api_key).__name__}")
+            check_api_source(self.source or Source.API)
 
     def __enter__(self) -> Snapshot:
         tokens = [var.set(getattr(self, name)) for name, var in _VARS.items()]
@@ -112,38 +123,63 @@ def current() -> Snapshot:
     return capture()
 
 
+class _Unset(enum.Enum):
+    UNSET = "unset"
+
+
+#: The default of :func:`bound`'s ``api_key``: "keep what the enclosing context set".
+UNSET = _Unset.UNSET
+
+
 @contextmanager
 def bound(
     *,
     org_id: str | None = None,
     actor: Actor | None = None,
     source: Source | str | None = None,
-    api_key: ApiKeyRef | None = None,
+    api_key: ApiKeyRef | None | _Unset = UNSET,
 ) -> Iterator[Snapshot]:
     """Set the given fields for the duration of the block; the others keep their values.
 
-    Setting ``api_key`` without ``source`` implies ``source="api"``.
+    Setting ``api_key`` without ``source`` implies ``source="api"``. ``api_key=None`` clears an
+    inherited key, and so does a ``source`` other than ``"api"`` given without ``api_key``: an
+    entry with an API key always has the ``api`` source. An API key together with another
+    source is refused.
     """
     values: dict[str, Any] = {}
     if org_id is not None:
         if not isinstance(org_id, str) or not org_id.strip():
             raise InvalidEntry(f"org_id must be a non-empty string, not {org_id!r}")
+        _check_text("org_id", org_id)
         values["org_id"] = org_id
     if actor is not None:
         if not isinstance(actor, Actor):
-            raise TypeError(f"actor must be an Actor, not {type(actor).__name__}")
+            raise InvalidEntry(f"actor must be an Actor, not {type(actor).__name__}")
         values["actor"] = actor
-    if api_key is not None:
-        if not isinstance(api_key, ApiKeyRef):
-            raise TypeError(f"api_key must be an ApiKeyRef, not {type(api_key).__name__}")
+    checked_source = _to_source(source)
+    if api_key is not UNSET:
+        if api_key is not None and not isinstance(api_key, ApiKeyRef):
+            raise InvalidEntry(f"api_key must be an ApiKeyRef or None, not {type(api_key).__name__}")
+        if api_key is not None:
+            check_api_source(checked_source or Source.API)
+            checked_source = Source.API
         values["api_key"] = api_key
-        if source is None:
-            source = Source.API
-    if source is not None:
-        values["source"] = _to_source(source)
+    elif checked_source is not None and checked_source is not Source.API:
+        values["api_key"] = None
+    if checked_source is not None:
+        values["source"] = checked_source
     tokens = [_VARS[name].set(value) for name, value in values.items()]
     try:
         yield capture()
     finally:
         for token in reversed(tokens):
             token.var.reset(token)
+
+
+def check_api_source(source: Source) -> None:
+    """Refuse an API key together with a source other than ``"api"``."""
+    if source is not Source.API:
+        raise InvalidEntry(
+            f"an entry made with an API key has the source 'api', not {source.value!r}; "
+            "pass api_key=None to record it without the key"
+        )

@@ -213,6 +213,23 @@ class ActivityLog:
         """Close the store."""
         self.store.close()
 
+    def bind(self, connection: Any) -> AbstractContextManager[Any]:
+        """Record and read through the host's own database ``connection`` inside the block.
+
+        Entries then commit and roll back with the host's transaction, and a recording error
+        is raised before the host commits. Stores that can share a connection offer it (the
+        PostgreSQL store takes a psycopg 3 connection); others raise ConfigurationError.
+        """
+        bind = getattr(self.store, "bind", None)
+        if bind is None:
+            from .errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"{type(self.store).__name__} cannot record inside a host's connection"
+            )
+        manager: AbstractContextManager[Any] = bind(connection)
+        return manager
+
     def __enter__(self) -> ActivityLog:
         return self
 
@@ -227,12 +244,13 @@ class ActivityLog:
         org_id: str | None = None,
         actor: Actor | None = None,
         source: Source | str | None = None,
-        api_key: ApiKeyRef | None = None,
+        api_key: ApiKeyRef | None | context._Unset = context.UNSET,
     ) -> AbstractContextManager[context.Snapshot]:
         """Supply org, actor, source and API key to every ``record()`` in the block.
 
         Nested blocks override only what they name; threads and asyncio tasks are isolated.
-        Setting ``api_key`` implies ``source="api"``.
+        Setting ``api_key`` implies ``source="api"``; ``api_key=None``, or a source other than
+        ``"api"``, clears an inherited key. An API key with another source is refused.
         """
         return context.bound(org_id=org_id, actor=actor, source=source, api_key=api_key)
 
@@ -267,9 +285,11 @@ class ActivityLog:
             raise InvalidEntry(f"actor must be an Actor, not {type(actor).__name__}")
         if target is not None and not isinstance(target, Target):
             raise InvalidEntry(f"target must be a Target, not {type(target).__name__}")
-        api_key = api_key if api_key is not None else ambient_key
         if api_key is not None and not isinstance(api_key, ApiKeyRef):
             raise InvalidEntry(f"api_key must be an ApiKeyRef, not {type(api_key).__name__}")
+        if api_key is None and (source is None or source == Source.API):
+            # An explicit other source means "not through the API": the ambient key stays out.
+            api_key = ambient_key
         if source is None:
             source = ambient_source
         if source is None:
@@ -279,11 +299,10 @@ class ActivityLog:
                 source = Source.SYSTEM
             else:
                 source = Source.DASHBOARD
-        try:
-            source = Source(source)
-        except ValueError:
-            choices = ", ".join(s.value for s in Source)
-            raise InvalidEntry(f"unknown source {source!r} (choose {choices})") from None
+        source = context._to_source(source)
+        assert source is not None
+        if api_key is not None:
+            context.check_api_source(source)
         if occurred_at is None:
             occurred_at = self.clock()
             if occurred_at.tzinfo is None:
