@@ -137,7 +137,7 @@ def bound(
     org_id: str | None = None,
     actor: Actor | None = None,
     source: Source | str | None = None,
-    api_key: ApiKeyRef | None | _Unset = UNSET,
+    api_key: ApiKeyRef | _Unset | None = UNSET,
 ) -> Iterator[Snapshot]:
     """Set the given fields for the duration of the block; the others keep their values.
 

@@ -244,7 +244,7 @@ class ActivityLog:
         org_id: str | None = None,
         actor: Actor | None = None,
         source: Source | str | None = None,
-        api_key: ApiKeyRef | None | context._Unset = context.UNSET,
+        api_key: ApiKeyRef | context._Unset | None = context.UNSET,
     ) -> AbstractContextManager[context.Snapshot]:
         """Supply org, actor, source and API key to every ``record()`` in the block.
 
