@@ -735,6 +735,30 @@ def test_categories_unknown_to_the_registry_come_last(
     assert reader.categories(ORG, viewer=owner) == [("Leads", 1), ("Accounts", 1), ("Billing", 2)]
 
 
+def test_every_listed_category_can_be_filtered_by(store: Store, clock: Clock, owner: Viewer) -> None:
+    """A reader without the writer's registry filters by any category it lists; a name
+    neither known nor stored still raises UnknownCategory naming the stored ones."""
+    custom = ActionRegistry.empty()
+    custom.add_category("Contacts")
+    custom.register("contact.created", label="Contact Created", category="Contacts")
+    writer = ActivityLog(store, registry=custom, clock=clock)
+    made = {rec(writer, "contact.created").id, rec(writer, "contact.created").id}
+    rec(ActivityLog(store, clock=clock), "lead.created", org_id=OTHER_ORG)
+    for registry in (ActionRegistry(), ActionRegistry.empty()):
+        reader = ActivityLog(store, registry=registry, clock=clock)
+        listed = [name for name, _ in reader.categories(ORG, viewer=owner)]
+        assert listed == ["Contacts"]
+        query = reader.query(ORG, viewer=owner)
+        assert set(ids(query.category(*listed).page())) == made
+        assert query.category(*listed).count() == 2
+        with pytest.raises(UnknownCategory, match="did you mean 'Contacts'"):
+            query.category("Contact")
+    with pytest.raises(UnknownCategory):  # stored in another org only
+        ActivityLog(store, clock=clock).query(OTHER_ORG, viewer=viewer_of(OTHER_ORG)).category(
+            "Contacts"
+        )
+
+
 def test_category_filter_keeps_any_of_the_named_categories(log: ActivityLog, owner: Viewer) -> None:
     """category(a, b) keeps entries in a or b; category() with no names keeps everything."""
     leads = {rec(log, "lead.created").id, rec(log, "lead.deleted").id}

@@ -17,7 +17,7 @@ import attrs
 from dateutil.relativedelta import relativedelta
 
 from . import ids, search
-from .errors import InvalidCursor, InvalidQuery, NaiveDatetime
+from .errors import InvalidCursor, InvalidQuery, NaiveDatetime, UnknownCategory
 from .models import Entry, Page, Target
 from .registry import ActionRegistry
 from .stores.base import QuerySpec, SortField, SortKey, Store, sort_key
@@ -122,9 +122,23 @@ class Query:
         return attrs.evolve(self, text=text)
 
     def category(self, *names: str) -> Query:
-        """Keep entries in any of these categories (no names: every category)."""
-        checked = tuple(dict.fromkeys(self.registry.check_category(n) for n in names))
-        return attrs.evolve(self, categories=checked)
+        """Keep entries in any of these categories (no names: every category).
+
+        A category is known when the registry holds it or when this organization has entries
+        in it (recorded by a host with its own registry), so every category
+        :meth:`ActivityLog.categories` lists can be filtered by.
+        """
+        stored: dict[str, int] | None = None
+        checked: list[str] = []
+        for name in names:
+            if not isinstance(name, str) or name not in self.registry.categories:
+                if stored is None:
+                    stored = self.store.categories(self.org_id)
+                if not isinstance(name, str) or name not in stored:
+                    known = dict.fromkeys([*self.registry.categories, *sorted(stored)])
+                    raise UnknownCategory(str(name), known)
+            checked.append(name)
+        return attrs.evolve(self, categories=tuple(dict.fromkeys(checked)))
 
     def target(self, type: str, id: str | int | uuid.UUID) -> Query:
         """Keep entries about one record: the history of ``Target(type, id)``."""
