@@ -29,6 +29,7 @@ from typing import Any, TypeVar, cast
 
 from django.db import transaction
 
+from ...errors import ConfigurationError
 from ...log import ActivityLog
 from ...models import Entry
 from .._common import ViewCall, entry_fields, succeeded
@@ -58,18 +59,37 @@ def _write_on_commit(log: ActivityLog, entry: Entry, using: str) -> None:
     transaction.on_commit(functools.partial(log.store.append, [entry], log.chain), using=using)
 
 
+def _write_in_transaction(log: ActivityLog, entry: Entry, using: str) -> Entry:
+    bind = getattr(log.store, "bind", None)
+    if bind is None:
+        raise ConfigurationError(
+            "ACTIVITYLOG['SAME_TRANSACTION'] needs a store that can join the app's transaction "
+            f"(postgresql://), not {type(log.store).__name__}"
+        )
+    connection = transaction.get_connection(using)
+    connection.ensure_connection()
+    # Inside atomic() the append is part of the app's transaction (a savepoint in it);
+    # in autocommit it commits on its own, as the app's own statements do.
+    with bind(connection.connection):
+        return log.store.append([entry], log.chain)[0]
+
+
 def record(action: str, *, using: str | None = None, **fields: Any) -> Entry | None:
     """Record ``action`` when the current transaction of database ``using`` commits.
 
     Takes ``ActivityLog.record()``'s keyword arguments; org, actor, source and API key come
     from the request. The entry is validated now (errors raise here) and returned unstored.
-    An anonymous request records nothing and returns ``None`` unless
-    ``ACTIVITYLOG['ANONYMOUS_ACTOR']`` names an actor for it.
+    With ``ACTIVITYLOG['SAME_TRANSACTION']`` it is instead written at once in the app's own
+    PostgreSQL transaction, and returned stored. An anonymous request records nothing and
+    returns ``None`` unless ``ACTIVITYLOG['ANONYMOUS_ACTOR']`` names an actor for it.
     """
     log, entry = _prepare(action, fields)
     if entry is None:
         return None
-    _write_on_commit(log, entry, using or get_config().database)
+    config = get_config()
+    if config.same_transaction:
+        return _write_in_transaction(log, entry, using or config.database)
+    _write_on_commit(log, entry, using or config.database)
     return entry
 
 
