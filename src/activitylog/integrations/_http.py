@@ -109,6 +109,12 @@ class RequestDetails:
 def _address(value: str | None) -> _Address | None:
     if not value:
         return None
+    return _parse_address(value)
+
+
+# Peers and proxies repeat from request to request; parsing an address is the costly part.
+@functools.lru_cache(maxsize=4096)
+def _parse_address(value: str) -> _Address | None:
     text = value.strip()
     if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
         text = text[1 : text.index("]")]

@@ -29,6 +29,23 @@ class RequestContext:
     authenticated: bool
 
 
+class _MetaHeaders:
+    """Header lookups straight from ``request.META`` (``request.headers`` copies them all)."""
+
+    __slots__ = ("meta",)
+
+    def __init__(self, meta: Any) -> None:
+        self.meta = meta
+
+    def get(self, key: str, /) -> str | None:
+        name = key.upper().replace("-", "_")
+        value = self.meta.get(name if name in _UNPREFIXED else "HTTP_" + name)
+        return value if isinstance(value, str) else None
+
+
+_UNPREFIXED = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+
+
 @attrs.define
 class _State:
     request: Any
@@ -67,7 +84,8 @@ def resolve(request: Any, *, details: bool = True) -> RequestContext:
         actor = config.anonymous_actor
     found = None
     if details:
-        found = details_from(request.headers, request.META.get("REMOTE_ADDR"), config.request)
+        found = details_from(_MetaHeaders(request.META), request.META.get("REMOTE_ADDR"),
+                             config.request)
     return RequestContext(org_id, actor, api_key, found, authenticated)
 
 
