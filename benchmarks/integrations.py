@@ -7,7 +7,9 @@
 The same view (insert one row into the app's own table in a transaction, answer JSON) is
 served through Django's test client three ways: **plain** (no activitylog), **middleware**
 (the context set for the request, nothing recorded) and **recorded** (the middleware, and one
-entry recorded with ``record()``, written when the transaction commits). Each round times
+entry recorded with ``record()``, written when the transaction commits); on PostgreSQL also
+**same-transaction** (``SAME_TRANSACTION``: the entry appended inside the view's own
+transaction, one commit for both). Each round times
 ``--requests`` requests of each variant, interleaved; the table shows the median over
 ``--repeat`` rounds of the mean per request, and each variant's ratio to plain. The app's
 database and the log are both SQLite files, or, with a PostgreSQL URL, both PostgreSQL (the
@@ -148,22 +150,30 @@ def run(requests: int, repeat: int, url: str | None, workdir: str | None) -> dic
     """Time each variant; returns seconds per request (median of rounds) and counts."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         _setup(url, Path(tmp))
+        from django.conf import settings
+        from django.test import override_settings
+
         from activitylog.integrations.django import get_log
 
-        clients = {v: _client(v) for v in VARIANTS}
-        paths = {"plain": "/plain", "middleware": "/plain", "recorded": "/recorded"}
-        rounds: dict[str, list[float]] = {v: [] for v in VARIANTS}
+        variants = VARIANTS + (("same-transaction",) if url else ())
+        clients = {v: _client(v) for v in variants}
+        paths = {"plain": "/plain", "middleware": "/plain", "recorded": "/recorded",
+                 "same-transaction": "/recorded"}
+        same = {**settings.ACTIVITYLOG, "SAME_TRANSACTION": True}
+        rounds: dict[str, list[float]] = {v: [] for v in variants}
         for _ in range(repeat):
-            for variant in VARIANTS:
+            for variant in variants:
                 client, target = clients[variant], paths[variant]
-                for _ in range(max(requests // 10, 1)):  # warm up
-                    client.post(target)
-                start = time.perf_counter()
-                for _ in range(requests):
-                    response = client.post(target)
-                elapsed = time.perf_counter() - start
-                assert response.status_code == 201, response.content
-                rounds[variant].append(elapsed / requests)
+                with override_settings(**({"ACTIVITYLOG": same}
+                                          if variant == "same-transaction" else {})):
+                    for _ in range(max(requests // 10, 1)):  # warm up
+                        client.post(target)
+                    start = time.perf_counter()
+                    for _ in range(requests):
+                        response = client.post(target)
+                    elapsed = time.perf_counter() - start
+                    assert response.status_code == 201, response.content
+                    rounds[variant].append(elapsed / requests)
         log = get_log()
         recorded = log.store.head("bench")
         report = {
