@@ -23,6 +23,7 @@ from activitylog import (
     Source,
     Target,
     Viewer,
+    ids,
 )
 
 #: Every built-in action key, so generated logs cover every category.
@@ -231,28 +232,44 @@ def record_args(draw: st.DrawFn, orgs: Sequence[str] = ORGS) -> dict[str, Any]:
     for field, strategy in _optional().items():
         if draw(st.booleans()):
             args[field] = draw(strategy)
+    if "api_key" in args and args.get("source", Source.API) is not Source.API:
+        args["source"] = Source.API  # an API key with another source is refused
     return args
+
+
+def _retries(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # A key used again in an org is a true retry of its first use (possibly later): a key reused
+    # for another entry is refused, which the conformance tests cover on their own.
+    first: dict[tuple[str, str], dict[str, Any]] = {}
+    out = []
+    for args in batch:
+        key = args.get("idempotency_key")
+        if key is not None:
+            seen = first.setdefault((args["org_id"], key), args)
+            args = {**seen, "occurred_at": args["occurred_at"]}
+        out.append(args)
+    return out
 
 
 def record_batches(
     orgs: Sequence[str] = ORGS, max_size: int = 25
 ) -> st.SearchStrategy[list[dict[str, Any]]]:
     """A list of ``record()`` argument dicts spread over ``orgs``."""
-    return st.lists(record_args(orgs), max_size=max_size)
+    return st.lists(record_args(orgs), max_size=max_size).map(_retries)
 
 
 def with_colliding_ids(entries: Sequence[Entry], picks: Sequence[int]) -> list[Entry]:
-    """Entries whose ids are pushed onto the low end of their microsecond, so they collide.
+    """Entries whose ids are pushed onto the ends of their millisecond's band, so they collide.
 
-    ``picks[i]`` is the ``n`` (low 11 bits) forced onto entry ``i``; a negative pick leaves it.
+    ``picks[i]`` is the offset in the band forced onto entry ``i``; a negative pick leaves it.
     """
     out = []
     for entry, n in zip(entries, picks, strict=False):
         if n < 0:
             out.append(entry)
             continue
-        base = int(entry.id, 16) >> 11 << 11
-        out.append(attrs.evolve(entry, id=format(base | n, "016x")))
+        base = int(entry.id, 16) // ids.IDS_PER_MS * ids.IDS_PER_MS
+        out.append(attrs.evolve(entry, id=format(base + n, "016x")))
     out.extend(entries[len(picks) :])
     return out
 

@@ -3,13 +3,14 @@ answers as the definitions say (checked against brute force written here, indepe
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from activitylog import ActivityLog, Entry, InvalidEntry, Query, Role, StoreError, Viewer
+from activitylog import ActivityLog, Entry, InvalidEntry, Query, Role, StoreError, Viewer, ids
 from activitylog.stores.memory import MemoryStore
 from conftest import Clock, StoreOpener
 from strategies import (
@@ -29,6 +30,9 @@ PROPERTIES = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
+
+#: The last offset in a millisecond's band of ids.
+BAND_TOP = ids.IDS_PER_MS - 1
 
 SORTS = (("date", True), ("date", False), ("action", True), ("action", False))
 
@@ -76,10 +80,22 @@ def walk(query: Query, size: int) -> list[Entry]:
         cursor = page.next_cursor
 
 
+FOLDED_LETTERS = {"ı": "i", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "ħ": "h", "ŧ": "t",
+                  "æ": "ae", "œ": "oe"}
+
+
+def fold(text: str) -> str:
+    """The documented search folding, written out step by step (no shortcut for ASCII)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    folded = unicodedata.normalize("NFKD", decomposed.casefold())
+    bare = "".join(c for c in folded if unicodedata.combining(c) == 0)
+    return "".join(FOLDED_LETTERS.get(c, c) for c in bare)
+
+
 def found_by(entry: Entry, text: str) -> bool:
-    """Brute-force search: every casefolded word is a substring of label, description or name."""
-    fields = [entry.label.casefold(), entry.description.casefold(), entry.actor.name.casefold()]
-    return all(any(word in field for field in fields) for word in text.casefold().split())
+    """Brute-force search: every folded word is a substring of label, description or name."""
+    fields = [fold(entry.label), fold(entry.description), fold(entry.actor.name)]
+    return all(any(word in field for field in fields) for word in fold(text).split())
 
 
 def in_order(entries: Sequence[Entry], sort: str, descending: bool) -> list[str]:
@@ -134,7 +150,7 @@ def test_every_store_answers_like_the_reference(
         if entries and data.draw(st.booleans(), label="collide"):
             picks = data.draw(
                 st.lists(
-                    st.sampled_from((-1, 0, 1, 2, 2046, 2047)),
+                    st.sampled_from((-1, 0, 1, 2, BAND_TOP - 1, BAND_TOP)),
                     max_size=len(entries),
                 ),
                 label="picks",

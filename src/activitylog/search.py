@@ -1,29 +1,77 @@
 """What search matches, defined once for every store.
 
-Search is a case-insensitive (Unicode casefold) substring match over an entry's action label,
-description and actor name. The text is split into words on whitespace and every word must
-match; no character has a special meaning, so ``%``, ``_``, quotes and backslashes are literal.
+Search is a substring match that ignores case and diacritics, as people expect of a search box.
+The searched text (an entry's action label, description and actor name) and the query go
+through the same :func:`normalize`:
+
+1. compatibility decomposition (Unicode NFKD): "ﬁ" becomes "fi", full-width "ＡＢ" becomes
+   "AB", "é" becomes "e" plus a combining acute accent however it was typed;
+2. case folding (``str.casefold``): "Straße" and "STRASSE" both become "strasse", "İ" "i̇";
+3. every combining mark removed (the accents, cedillas, dots and rings left by step 1);
+4. a few letters that carry their mark inside them folded to their base letter:
+   ``ı`` (dotless i) to ``i``, ``ø`` to ``o``, ``đ`` and ``ð`` to ``d``, ``ł`` to ``l``,
+   ``ħ`` to ``h``, ``ŧ`` to ``t``, ``æ`` to ``ae``, ``œ`` to ``oe``.
+
+So "muller" finds "Müller", "cafe" finds "Café", "istanbul" finds "İstanbul", "yilmaz" finds
+"Yılmaz" and "sisli" finds "ŞİŞLİ"; "Müller" finds "Muller" too. The query is split into words
+on whitespace and every word must occur; no character has a special meaning, so ``%``, ``_``,
+quotes and backslashes are literal. A query may hold at most :data:`MAX_SEARCH_WORDS` words and
+:data:`MAX_SEARCH_CHARS` characters, so that every store can run every query it is given.
 """
 
 from __future__ import annotations
 
+import unicodedata
+
+from .errors import InvalidQuery
 from .models import Entry
 
 #: Separates the searchable fields; a search word never contains it, so no match spans fields.
 FIELD_SEPARATOR = "\n"
+#: The most words one search may hold.
+MAX_SEARCH_WORDS = 32
+#: The longest search text, in characters.
+MAX_SEARCH_CHARS = 1000
+
+# Letters whose mark is part of the letter (no decomposition), folded after casefolding.
+_LETTERS = str.maketrans(
+    {"ı": "i", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "ħ": "h", "ŧ": "t", "æ": "ae", "œ": "oe"}
+)
+
+
+def normalize(text: str) -> str:
+    """``text`` folded for search: NFKD, casefold, combining marks removed, a few letters folded."""
+    if text.isascii():
+        return text.lower()  # the same result, without the Unicode passes
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    stripped = "".join(c for c in folded if not unicodedata.combining(c))
+    return stripped.translate(_LETTERS)
 
 
 def terms(text: str) -> tuple[str, ...]:
-    """The casefolded words of a search; empty when the text is blank."""
+    """The normalized words of a search; empty when the text is blank.
+
+    Raises :class:`~activitylog.errors.InvalidQuery` for a non-string and for a search longer
+    than :data:`MAX_SEARCH_CHARS` characters or with more than :data:`MAX_SEARCH_WORDS` words.
+    """
     if not isinstance(text, str):
-        raise TypeError(f"search text must be a string, not {type(text).__name__}")
+        raise InvalidQuery(f"search text must be a string, not {type(text).__name__}")
+    if len(text) > MAX_SEARCH_CHARS:
+        raise InvalidQuery(
+            f"search text is {len(text)} characters long; the limit is {MAX_SEARCH_CHARS}"
+        )
     # Deduplicated (order kept) so stores never repeat work for "a a".
-    return tuple(dict.fromkeys(text.casefold().split()))
+    words = tuple(dict.fromkeys(word for word in normalize(text).split() if word))
+    if len(words) > MAX_SEARCH_WORDS:
+        raise InvalidQuery(
+            f"search has {len(words)} different words; the limit is {MAX_SEARCH_WORDS}"
+        )
+    return words
 
 
 def haystack(label: str, description: str, actor_name: str) -> str:
-    """The casefolded text a search runs over."""
-    return FIELD_SEPARATOR.join((label, description, actor_name)).casefold()
+    """The normalized text a search runs over."""
+    return normalize(FIELD_SEPARATOR.join((label, description, actor_name)))
 
 
 def entry_haystack(entry: Entry) -> str:
@@ -32,5 +80,5 @@ def entry_haystack(entry: Entry) -> str:
 
 
 def matches(text: str, words: tuple[str, ...]) -> bool:
-    """Whether every search word occurs in the casefolded haystack ``text``."""
+    """Whether every search word occurs in the normalized haystack ``text``."""
     return all(word in text for word in words)
