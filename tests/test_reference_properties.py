@@ -10,7 +10,17 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from activitylog import ActivityLog, Entry, InvalidEntry, Query, Role, StoreError, Viewer, ids
+from activitylog import (
+    ActivityLog,
+    Entry,
+    InvalidEntry,
+    Query,
+    Role,
+    StoreError,
+    Viewer,
+    ids,
+    search,
+)
 from activitylog.stores.memory import MemoryStore
 from conftest import Clock, StoreOpener
 from strategies import (
@@ -270,3 +280,13 @@ def test_one_org_never_sees_another(batch: list[dict[str, Any]]) -> None:
         assert all(e.org_id == org for e in listed)
         assert sum(n for _, n in log.categories(org, viewer=viewer)) == len(own)
         assert {e.id for e in log.store.chain(org)} == own
+
+
+@PROPERTIES
+@given(text=st.text(st.characters(exclude_categories=("Cs",)), max_size=40))
+def test_search_folding_is_the_documented_one_and_stable(text: str) -> None:
+    """``search.normalize`` equals the documented steps for any Unicode text (its ASCII
+    shortcut included), and folding twice changes nothing more."""
+    folded = search.normalize(text)
+    assert folded == fold(text)
+    assert search.normalize(folded) == folded
