@@ -33,10 +33,10 @@ COLUMNS = (
     "e.api_key_name, e.target_type, e.target_id, e.target_label, e.changes, e.metadata, "
     "e.idempotency_key, e.prev_hash, e.hash"
 )
-COUNT_UPSERT = (
-    "INSERT INTO activitylog_counts (org, category, n) VALUES (?, ?, ?) "
-    "ON CONFLICT (org, category) DO UPDATE SET n = n + excluded.n"
-)
+COUNT_INSERT = "INSERT INTO activitylog_counts (org, category, n) VALUES (?, ?, ?)"
+#: The schema refuses conflicting inserts on the count table (so no upsert): counts grow by
+#: an UPDATE, and start with an INSERT.
+COUNT_ADD = "UPDATE activitylog_counts SET n = n + 1 WHERE org = ? AND category = ?"
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -100,7 +100,7 @@ def ingest(path: Path, data: Prepared) -> float:
             f"INSERT INTO {SEARCH} (rowid, org, category, haystack) VALUES (?, ?, ?, ?)",
             data.search,
         )
-    conn.executemany(COUNT_UPSERT, data.counts)
+    conn.executemany(COUNT_INSERT, data.counts)
     conn.execute("COMMIT")
     elapsed = time.perf_counter() - start
     conn.close()
@@ -120,7 +120,8 @@ def _one_per_commit(conn: sqlite3.Connection, data: Prepared, rows: Sequence[int
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(insert, row)
-            conn.execute(COUNT_UPSERT, (row[1], row[5], 1))
+            if conn.execute(COUNT_ADD, (row[1], row[5])).rowcount == 0:
+                conn.execute(COUNT_INSERT, (row[1], row[5], 1))
             conn.execute(
                 "UPDATE activitylog_orgs SET head_seq = ?, head_hash = ? WHERE code = ?",
                 (row[2], row[-2], row[1]),

@@ -81,12 +81,14 @@ def keyed_db(keyed_file: Path, tmp_path: Path) -> Path:
 
 @contextmanager
 def tamper(path: Path) -> Iterator[sqlite3.Connection]:
-    """A raw connection to the file with the append-only triggers dropped, in one transaction."""
+    """A raw connection to the file with every append-only trigger dropped, in one transaction."""
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.row_factory = sqlite3.Row
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("DROP TRIGGER IF EXISTS activitylog_entries_no_update")
-        conn.execute("DROP TRIGGER IF EXISTS activitylog_entries_no_delete")
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+        ).fetchall():
+            conn.execute(f"DROP TRIGGER {name}")
         yield conn
         conn.execute("COMMIT")
 

@@ -32,10 +32,12 @@ from activitylog import (
     ConfigurationError,
     Entry,
     HashChain,
+    IdempotencyConflict,
     InvalidEntry,
     SchemaError,
     StoreError,
     Target,
+    ids,
     integrity,
     open_store,
 )
@@ -657,9 +659,9 @@ class TestConcurrency:
 
 
 class TestIds:
-    """Taken ids move up within their microsecond, exactly as in the reference store."""
+    """Taken ids move up within their millisecond's band, exactly as in the reference store."""
 
-    def test_a_taken_id_moves_up_within_its_microsecond(self, store: SQLiteStore):
+    def test_a_taken_id_moves_up_within_its_millisecond(self, store: SQLiteStore):
         """An entry whose id is taken (by any organization) gets the next free id."""
         log = ActivityLog(store, clock=Ticker())
         first = record(log, org_id="acme")[0]
@@ -672,12 +674,12 @@ class TestIds:
         reference.append([first], CHAIN)
         assert reference.append([twin, double], CHAIN) == stored
 
-    def test_a_full_microsecond_raises_and_stores_nothing(self, store: SQLiteStore):
-        """When every id of the microsecond above a taken one is used, append raises
+    def test_a_full_millisecond_raises_and_stores_nothing(self, store: SQLiteStore):
+        """When every id of the millisecond's band above a taken one is used, append raises
         InvalidEntry (as the reference does) and the whole batch is discarded."""
         log = ActivityLog(store, clock=Ticker())
         entry = log.build("lead.created", org_id="acme", actor=ADA)
-        top = (int(entry.id, 16) | 2047) - 1
+        top = (int(entry.id, 16) // ids.IDS_PER_MS + 1) * ids.IDS_PER_MS - 2
         last_two = [attrs.evolve(entry, id=format(top + i, "016x")) for i in range(2)]
         store.append(last_two, CHAIN)
         clash = attrs.evolve(entry, id=format(top, "016x"), org_id="globex")
@@ -688,17 +690,20 @@ class TestIds:
         assert store.head("globex") is None
 
     def test_idempotency_keys_return_the_stored_entry(self, store: SQLiteStore):
-        """A repeated key (per organization) returns the first entry; another org may reuse it."""
+        """A retry with a stored key (per organization) returns the first entry; another org
+        may reuse the key; a key reused for another entry is refused, storing nothing."""
         log = ActivityLog(store, clock=Ticker())
         first = log.record("lead.created", org_id="acme", actor=ADA, idempotency_key="k")
-        again = log.record("lead.deleted", org_id="acme", actor=ADA, idempotency_key="k")
+        again = log.record("lead.created", org_id="acme", actor=ADA, idempotency_key="k")
         other = log.record("lead.created", org_id="globex", actor=ADA, idempotency_key="k")
         batch = log.record_many(
             [
                 {"action": "task.created", "org_id": "acme", "actor": ADA, "idempotency_key": "b"},
-                {"action": "task.deleted", "org_id": "acme", "actor": ADA, "idempotency_key": "b"},
+                {"action": "task.created", "org_id": "acme", "actor": ADA, "idempotency_key": "b"},
             ]
         )
+        with pytest.raises(IdempotencyConflict):
+            log.record("lead.deleted", org_id="acme", actor=ADA, idempotency_key="k")
         assert again == first
         assert other.org_id == "globex" and other.seq == 1
         assert batch[0] == batch[1]
@@ -1134,19 +1139,19 @@ class TestSearchText:
         with SQLiteStore(db) as store:
             record(ActivityLog(store, clock=Ticker()), 3)
             later = ActivityLog(store, clock=Ticker(T0 + timedelta(days=1)))
-            record(later, 1, actor=Actor("u2", "Søren Ø"))
+            record(later, 1, actor=Actor("u2", "Søren Ж"))
             assert store._layout.search_words
             with store._reading() as conn:
-                plan = sqlite_search.plan(store._context(conn), 1, QuerySpec("acme", terms=("ø",)))
+                plan = sqlite_search.plan(store._context(conn), 1, QuerySpec("acme", terms=("ж",)))
             assert plan is not None and plan.match is not None and not plan.scan_terms
         with closing(raw(db)) as conn:
             conn.execute(f"DELETE FROM {schema.META} WHERE key = ?", (schema.SEARCH_TEXT_KEY,))
         with SQLiteStore(db) as store:
             assert store.searches_with_index and not store._layout.search_words
             with store._reading() as conn:
-                plan = sqlite_search.plan(store._context(conn), 1, QuerySpec("acme", terms=("ø",)))
-            assert plan is not None and plan.match is None and plan.scan_terms == ("ø",)
-            assert len(store.page(QuerySpec("acme", terms=("ø",)))) == 1
+                plan = sqlite_search.plan(store._context(conn), 1, QuerySpec("acme", terms=("ж",)))
+            assert plan is not None and plan.match is None and plan.scan_terms == ("ж",)
+            assert len(store.page(QuerySpec("acme", terms=("ж",)))) == 1
         path = db.parent / "later.db"
         with SQLiteStore(path, fts=False) as scanning:
             assert not scanning._layout.search_words

@@ -57,9 +57,7 @@ def record(row: Sequence[Any], org_id: str) -> Record:
         and type(description) is str
         and (idempotency_key is None or type(idempotency_key) is str)
         and shared_actor(actor_id, actor_name, avatar, actor_kind) is not None
-        and (
-            (key_id is None and key_name is None) or (is_name(key_id) and is_name(key_name))
-        )
+        and ((key_id is None and key_name is None) or (is_name(key_id) and is_name(key_name)))
         and (
             (target_type is None and target_id is None and target_label is None)
             or (is_name(target_type) and is_name(target_id) and is_text(target_label))

@@ -79,7 +79,7 @@ def _compact_json() -> Callable[[Any], str]:
         def encode(value: Any) -> str:
             return "".join(chunks(value, 0))
 
-        sample = {"b": [1, 2.5, None, True, "é\n\""], "a": {"x": float("inf")}}
+        sample = {"b": [1, 2.5, None, True, 'é\n"'], "a": {"x": float("inf")}}
         if encode(sample) == _JSON.encode(sample):
             return encode
     except (TypeError, ValueError):  # a C encoder with another signature
@@ -102,7 +102,9 @@ def encode(entry: Entry) -> Encoded:
     changes = entry.changes
     try:
         changes_text = (
-            None if changes is None else json_text({k: [old, new] for k, (old, new) in changes.items()})
+            None
+            if changes is None
+            else json_text({k: [old, new] for k, (old, new) in changes.items()})
         )
         metadata = entry.metadata
         metadata_text = json_text(metadata) if metadata else "{}"
@@ -343,9 +345,7 @@ def _frozen(changes: Any, metadata: Any) -> tuple[Any, Any] | None:
         decoded_metadata = metadata_object(metadata)
         if decoded_metadata is None:
             return None
-        frozen_metadata = _remember(
-            _frozen_metadata, metadata, _FREEZE_METADATA(decoded_metadata)
-        )
+        frozen_metadata = _remember(_frozen_metadata, metadata, _FREEZE_METADATA(decoded_metadata))
     return frozen_changes, frozen_metadata
 
 
@@ -515,4 +515,3 @@ def decode_raw(row: Sequence[Any], org_id: str) -> Entry:
         hash=hash_,
     )
     return entry
-

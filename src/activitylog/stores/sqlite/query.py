@@ -36,6 +36,8 @@ def page_rows(ctx: Context, code: int, spec: QuerySpec) -> list[Any]:
     if (
         spec.sort == "date"
         and ctx.search
+        and spec.target is None
+        and spec.actor_id is None
         and any(len(t) <= 2 and "\x00" not in t for t in spec.terms)
     ):
         walked, bound = walk_newest(ctx, code, spec)
@@ -53,9 +55,8 @@ def page_rows(ctx: Context, code: int, spec: QuerySpec) -> list[Any]:
         return action_search_rows(ctx, code, spec, plan)
     return select_page(ctx, code, spec, plan)
 
-def walk_newest(
-    ctx: Context, code: int, spec: QuerySpec
-) -> tuple[list[Any], int | None]:
+
+def walk_newest(ctx: Context, code: int, spec: QuerySpec) -> tuple[list[Any], int | None]:
     """A date-sorted search with a one- or two-character word: its matches among the first
     :data:`SHORT_WORD_WALK` entries of the range, and the id of the last of those entries
     (``None`` when the range holds no more).
@@ -93,9 +94,9 @@ def walk_newest(
     if names:
         where.append("e.category IN (" + ", ".join("?" * len(names)) + ")")
         params.extend(names)
-    for term in spec.terms:
-        where.append("instr(e.haystack, ?) > 0")
-        params.append(term)
+    words = search.term_conditions(spec.terms)
+    where += words[0]
+    params += words[1]
     rows = cursor.execute(
         f"SELECT {COLUMNS} FROM {table} WHERE {' AND '.join(where)} "
         f"ORDER BY e.id {direction} LIMIT ?",
@@ -103,9 +104,8 @@ def walk_newest(
     ).fetchall()
     return rows, bound
 
-def action_search_rows(
-    ctx: Context, code: int, spec: QuerySpec, plan: search.Filter
-) -> list[Any]:
+
+def action_search_rows(ctx: Context, code: int, spec: QuerySpec, plan: search.Filter) -> list[Any]:
     """A search sorted by action.
 
     The search index yields matches in id order, so sorting them by label costs as much as
@@ -139,9 +139,9 @@ def action_search_rows(
             return []
         conditions = ["e.id IN (" + ", ".join("?" * len(found)) + ")", *after[0]]
         params: list[Any] = [row[0] for row in found] + after[1]
-        for term in plan.scan_terms:
-            conditions.append("instr(e.haystack, ?) > 0")
-            params.append(term)
+        words = search.term_conditions(plan.scan_terms)
+        conditions += words[0]
+        params += words[1]
         direction = "DESC" if spec.descending else "ASC"
         return cursor.execute(
             f"SELECT {COLUMNS} FROM {schema.ENTRIES} e WHERE {' AND '.join(conditions)} "
@@ -158,6 +158,7 @@ def action_search_rows(
     rest = attrs.evolve(spec, after=bound, limit=spec.limit - len(first))
     return first + select_page(ctx, code, rest, plan, via_labels=True)
 
+
 def walk_bound(
     ctx: Context, code: int, spec: QuerySpec, walk: search.Filter
 ) -> tuple[str, int] | None:
@@ -171,6 +172,7 @@ def walk_bound(
         .fetchone()
     )
     return None if row is None else (row[0], row[1])
+
 
 def select_page(
     ctx: Context,
@@ -199,6 +201,7 @@ def select_page(
     )
     return sorted(rows + pending, key=key, reverse=spec.descending)[: spec.limit]
 
+
 def select_sql(
     code: int,
     spec: QuerySpec,
@@ -224,9 +227,9 @@ def select_sql(
     if upto is not None:
         where.append(f"(e.label, e.id) {'>=' if spec.descending else '<='} (?, ?)")
         params.extend(upto)
-    for term in plan.scan_terms:
-        where.append("instr(e.haystack, ?) > 0")
-        params.append(term)
+    words = search.term_conditions(plan.scan_terms)
+    where += [*plan.narrow[0], *words[0]]
+    params += [*plan.narrow[1], *words[1]]
     if spec.sort == "date":
         order = f"{id_col} {direction}"
     else:
@@ -243,16 +246,14 @@ def select_sql(
         return f"{sql} ORDER BY {order} LIMIT ?", [plan.match, *params]
     if via_labels:
         # The search index's matches, or rows still pending that hold every word.
-        pending = " AND ".join(
-            [f"e.id IN (SELECT id FROM {schema.PENDING})"]
-            + ["instr(e.haystack, ?) > 0"] * len(plan.terms)
-        )
+        words = search.term_conditions(plan.terms)
+        pending = " AND ".join([f"e.id IN (SELECT id FROM {schema.PENDING})", *words[0]])
         if plan.indexed_none:
             where.append(f"({pending})")
         else:
             where.append(f"(e.id IN (SELECT rowid FROM {schema.SEARCH}(?)) OR ({pending}))")
             params.append(plan.match)
-        params.extend(plan.terms)
+        params.extend(words[1])
     names = plan.category_names
     if spec.sort == "date" and len(names) > 1:
         # One ordered index range per category, merged: never more than limit * len(names)
@@ -283,6 +284,7 @@ def select_sql(
     )
     return sql, [*head_params, *params]
 
+
 def count(ctx: Context, code: int, spec: QuerySpec) -> int:
     """How many entries of the organization coded ``code`` match ``spec``."""
     plan = search.plan(ctx, code, spec)
@@ -291,7 +293,7 @@ def count(ctx: Context, code: int, spec: QuerySpec) -> int:
     cursor = plain_cursor(ctx.conn)
     names = plan.category_names
     ranged = spec.since_id is not None or spec.until_id is not None
-    if plan.match is None and not plan.scan_terms and not ranged:
+    if plan.match is None and not plan.scan_terms and not ranged and not plan.narrow[0]:
         sql = "SELECT coalesce(sum(n), 0) FROM activitylog_counts WHERE org = ?"
         params: list[Any] = [code]
         if names:
@@ -329,9 +331,9 @@ def count(ctx: Context, code: int, spec: QuerySpec) -> int:
         return 0
     where.extend(bounds[0])
     params.extend(bounds[1])
-    for term in plan.scan_terms:
-        where.append("instr(e.haystack, ?) > 0")
-        params.append(term)
+    words = search.term_conditions(plan.scan_terms)
+    where += [*plan.narrow[0], *words[0]]
+    params += [*plan.narrow[1], *words[1]]
     sql = f"SELECT count(*) FROM {source}"
     if where:
         sql += " WHERE " + " AND ".join(where)

@@ -17,18 +17,20 @@ build has it; it is created when available and the store scans when it is not.
 from __future__ import annotations
 
 import functools
+import hashlib
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
+from ... import search
 from ...errors import SchemaError
 
 #: ``PRAGMA application_id`` of a file the store owns ("ALog" in ASCII).
 APPLICATION_ID = 0x414C6F67
 #: The schema version this code writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Oldest SQLite the store runs on (upserts); FTS5 ``trigram`` needs 3.34.
 MIN_SQLITE = (3, 24, 0)
 
@@ -108,15 +110,18 @@ CREATE INDEX activitylog_entries_org_category ON {ENTRIES} (org, category, id);
 CREATE INDEX activitylog_entries_org_label ON {ENTRIES} (org, label, id, category);
 CREATE UNIQUE INDEX activitylog_entries_idempotency ON {ENTRIES} (org, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
-CREATE TRIGGER activitylog_entries_no_update BEFORE UPDATE ON {ENTRIES}
-BEGIN
-    SELECT RAISE(ABORT, 'activitylog entries are append-only: UPDATE is not allowed');
-END;
+{{no_update}}
 CREATE TRIGGER activitylog_entries_no_delete BEFORE DELETE ON {ENTRIES}
 BEGIN
     SELECT RAISE(ABORT, 'activitylog entries are append-only: DELETE is not allowed');
 END;
 """
+
+_NO_UPDATE = f"""CREATE TRIGGER activitylog_entries_no_update BEFORE UPDATE ON {ENTRIES}
+BEGIN
+    SELECT RAISE(ABORT, 'activitylog entries are append-only: UPDATE is not allowed');
+END;"""
+_SCHEMA_1 = _SCHEMA_1.replace("{no_update}", _NO_UPDATE)
 
 #: How much index data FTS5 collects in memory before writing a segment (its default is
 #: 1 MiB). Bulk appends write four times fewer, larger segments and merge them less: the
@@ -151,6 +156,23 @@ def search_text(haystack: str) -> str:
     return "\n".join(dict.fromkeys(haystack.split())) + "\n\n"
 
 
+#: ``activitylog_meta`` key holding the :func:`search_fingerprint` the stored search text (the
+#: ``haystack`` column and the search index) was derived with.
+FINGERPRINT_KEY = "search_fingerprint"
+#: Text whose search form stands for the whole of :mod:`activitylog.search`'s normalization:
+#: every character up to U+2FFF (Latin, Greek, Cyrillic, combining marks, compatibility forms,
+#: ...) and a few beyond.
+_PROBE = "".join(map(chr, range(0x20, 0x3000))) + "\ufb01\uff21\U0001d400\u2460"
+
+
+@functools.lru_cache(maxsize=1)
+def search_fingerprint() -> str:
+    """A digest of how this version derives search text: when a file records another one, its
+    search text was derived differently and is rebuilt on open (:func:`rebuild_search`)."""
+    words = search_text(search.haystack(_PROBE, _PROBE[::-1], "Ab"))
+    return hashlib.sha256(words.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 #: ``activitylog_meta`` key marking a search index whose every row holds :func:`search_text`
 #: (indexes built by earlier versions hold whole haystacks followed by one newline, where a
 #: word's last character may start no trigram: one-character words are then checked row by
@@ -168,6 +190,12 @@ class Layout:
     search_index: bool  # the FTS5 search table exists
     cookie: int  # PRAGMA schema_version when this was read
     search_words: bool = False  # every search row holds search_text() (see SEARCH_TEXT_KEY)
+    fingerprint: str | None = None  # see FINGERPRINT_KEY
+
+    @property
+    def search_current(self) -> bool:
+        """Whether the stored search text was derived the way this version derives it."""
+        return self.fingerprint == search_fingerprint()
 
 
 Migration = Callable[[sqlite3.Connection, bool], None]
@@ -199,8 +227,75 @@ def _migrate_1_to_2(conn: sqlite3.Connection, search: bool) -> None:
         conn.execute(statement)
 
 
+#: Append-only, really: the triggers of version 1 refuse UPDATE and DELETE, but SQLite runs no
+#: delete trigger when ``INSERT OR REPLACE`` (or ``REPLACE INTO``) deletes the row it
+#: conflicts with, so an insert that would conflict with a stored row is refused before any
+#: conflict resolution runs (an upsert's ``DO UPDATE`` is refused by the update trigger too).
+#: The organizations' rows (code, id) and the category counts (which only grow) are guarded
+#: the same way; chain heads move forward by the store's own UPDATE. Indexes for the history
+#: of one record and of one person.
+_SCHEMA_3 = f"""
+CREATE TRIGGER activitylog_entries_no_replace BEFORE INSERT ON {ENTRIES}
+WHEN EXISTS (SELECT 1 FROM {ENTRIES} WHERE id = NEW.id)
+    OR EXISTS (SELECT 1 FROM {ENTRIES} WHERE org = NEW.org AND seq = NEW.seq)
+    OR (NEW.idempotency_key IS NOT NULL AND EXISTS (
+        SELECT 1 FROM {ENTRIES} WHERE org = NEW.org AND idempotency_key = NEW.idempotency_key))
+BEGIN
+    SELECT RAISE(ABORT, 'activitylog entries are append-only: a stored entry cannot be replaced');
+END;
+CREATE TRIGGER activitylog_orgs_no_delete BEFORE DELETE ON activitylog_orgs
+BEGIN
+    SELECT RAISE(ABORT, 'activitylog organizations cannot be deleted');
+END;
+CREATE TRIGGER activitylog_orgs_no_rename BEFORE UPDATE OF code, org_id ON activitylog_orgs
+WHEN NEW.code IS NOT OLD.code OR NEW.org_id IS NOT OLD.org_id
+BEGIN
+    SELECT RAISE(ABORT, 'activitylog organizations cannot be renamed or renumbered');
+END;
+CREATE TRIGGER activitylog_orgs_no_replace BEFORE INSERT ON activitylog_orgs
+WHEN EXISTS (SELECT 1 FROM activitylog_orgs WHERE org_id = NEW.org_id OR code = NEW.code)
+BEGIN
+    SELECT RAISE(ABORT, 'activitylog organizations cannot be replaced');
+END;
+CREATE TRIGGER activitylog_categories_no_change BEFORE UPDATE ON activitylog_categories
+BEGIN
+    SELECT RAISE(ABORT, 'activitylog categories cannot be changed');
+END;
+CREATE TRIGGER activitylog_categories_no_delete BEFORE DELETE ON activitylog_categories
+BEGIN
+    SELECT RAISE(ABORT, 'activitylog categories cannot be deleted');
+END;
+CREATE TRIGGER activitylog_categories_no_replace BEFORE INSERT ON activitylog_categories
+WHEN EXISTS (SELECT 1 FROM activitylog_categories WHERE name = NEW.name OR code = NEW.code)
+BEGIN
+    SELECT RAISE(ABORT, 'activitylog categories cannot be replaced');
+END;
+CREATE TRIGGER activitylog_counts_only_grow BEFORE UPDATE ON activitylog_counts
+WHEN NEW.org IS NOT OLD.org OR NEW.category IS NOT OLD.category OR NEW.n < OLD.n
+BEGIN
+    SELECT RAISE(ABORT, 'activitylog category counts only grow');
+END;
+CREATE TRIGGER activitylog_counts_no_delete BEFORE DELETE ON activitylog_counts
+BEGIN
+    SELECT RAISE(ABORT, 'activitylog category counts cannot be deleted');
+END;
+CREATE TRIGGER activitylog_counts_no_replace BEFORE INSERT ON activitylog_counts
+WHEN EXISTS (SELECT 1 FROM activitylog_counts WHERE org = NEW.org AND category = NEW.category)
+BEGIN
+    SELECT RAISE(ABORT, 'activitylog category counts cannot be replaced');
+END;
+CREATE INDEX activitylog_entries_org_target ON {ENTRIES} (org, target_type, target_id, id);
+CREATE INDEX activitylog_entries_org_actor ON {ENTRIES} (org, actor_id, id);
+"""
+
+
+def _migrate_2_to_3(conn: sqlite3.Connection, search: bool) -> None:
+    for statement in _split(_SCHEMA_3):
+        conn.execute(statement)
+
+
 #: ``MIGRATIONS[n]`` upgrades a version-``n`` database to version ``n + 1``.
-MIGRATIONS: tuple[Migration, ...] = (_migrate_0_to_1, _migrate_1_to_2)
+MIGRATIONS: tuple[Migration, ...] = (_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -235,22 +330,28 @@ def create_search_index(conn: sqlite3.Connection) -> None:
     """Create the search table and fill it from the stored entries (inside the caller's txn)."""
     for statement in _split(_SEARCH_INDEX):
         conn.execute(statement)
+    _fill_search_index(conn)
+    conn.execute(
+        f"INSERT INTO {META} (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (SEARCH_TEXT_KEY, SEARCH_TEXT_WORDS),
+    )
+
+
+def _fill_search_index(conn: sqlite3.Connection) -> None:
+    """Index every stored entry (the index holds none of them yet)."""
     conn.create_function("activitylog_token", 1, token, deterministic=True)
     conn.create_function("activitylog_search_text", 1, search_text, deterministic=True)
     conn.execute(
-        "INSERT OR IGNORE INTO activitylog_categories (name) "
-        "SELECT DISTINCT category FROM activitylog_counts"
+        "INSERT INTO activitylog_categories (name) "
+        "SELECT DISTINCT category FROM activitylog_counts "
+        "WHERE category NOT IN (SELECT name FROM activitylog_categories)"
     )
     conn.execute(
         f"INSERT INTO {SEARCH} (rowid, org, category, haystack) "
         "SELECT e.id, activitylog_token(e.org), activitylog_token(c.code), "
         "activitylog_search_text(e.haystack) "
         f"FROM {ENTRIES} e JOIN activitylog_categories c ON c.name = e.category"
-    )
-    conn.execute(
-        f"INSERT INTO {META} (key, value) VALUES (?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (SEARCH_TEXT_KEY, SEARCH_TEXT_WORDS),
     )
 
 
@@ -284,10 +385,12 @@ def inspect(conn: sqlite3.Connection, *, owned_file: bool, where: str) -> tuple[
         app_id, user_version, cookie, objects = _header(conn)
     except sqlite3.DatabaseError as exc:
         raise SchemaError(f"{where} is not an SQLite database ({exc})") from exc
-    search = SEARCH in objects
-    words = search and META in objects and _search_words(conn)
+    indexed = SEARCH in objects
+    words = indexed and META in objects and _search_words(conn)
+    fingerprint = _meta_value(conn, FINGERPRINT_KEY) if META in objects else None
     if app_id == APPLICATION_ID:
-        return _checked(Layout(True, user_version, search, cookie, words), where), False
+        layout = Layout(True, user_version, indexed, cookie, words, fingerprint)
+        return _checked(layout, where), False
     if app_id != 0 and owned_file:
         raise SchemaError(
             f"{where} belongs to another application (application_id {app_id:#010x}); "
@@ -295,7 +398,8 @@ def inspect(conn: sqlite3.Connection, *, owned_file: bool, where: str) -> tuple[
         )
     if META in objects:
         version = _meta_version(conn, where)
-        return _checked(Layout(False, version, search, cookie, words), where), False
+        layout = Layout(False, version, indexed, cookie, words, fingerprint)
+        return _checked(layout, where), False
     if any(name.startswith("activitylog_") for name in objects):
         raise SchemaError(f"{where} has activitylog tables but no activitylog marker")
     if owned_file and objects:
@@ -306,6 +410,11 @@ def inspect(conn: sqlite3.Connection, *, owned_file: bool, where: str) -> tuple[
             "connection with connection= to keep the log inside its database"
         )
     return Layout(False, 0, False, cookie), owned_file
+
+
+def _meta_value(conn: sqlite3.Connection, key: str) -> str | None:
+    found = rows(conn, f"SELECT value FROM {META} WHERE key = ?", (key,))
+    return str(found[0][0]) if found else None
 
 
 def _search_words(conn: sqlite3.Connection) -> bool:
@@ -350,3 +459,34 @@ def upgrade(conn: sqlite3.Connection, layout: Layout, *, claim: bool, search: bo
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (str(SCHEMA_VERSION),),
     )
+    if layout.version == 0:
+        _set_meta(conn, FINGERPRINT_KEY, search_fingerprint())  # nothing stored to derive
+    else:
+        rebuild_search(conn)
+
+
+def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        f"INSERT INTO {META} (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def rebuild_search(conn: sqlite3.Connection) -> None:
+    """Derive every entry's search text again, inside the caller's write transaction: the
+    ``haystack`` column (its update trigger is lifted for this statement only) and, when the
+    search index exists, its rows (pending rows included). The chain is not touched: search
+    text is not part of what an entry's hash covers."""
+    conn.create_function("activitylog_haystack", 3, search.haystack, deterministic=True)
+    conn.execute("DROP TRIGGER IF EXISTS activitylog_entries_no_update")
+    conn.execute(
+        f"UPDATE {ENTRIES} SET haystack = activitylog_haystack(label, description, actor_name)"
+    )
+    conn.execute(_NO_UPDATE)
+    objects = {row[0] for row in rows(conn, "SELECT name FROM sqlite_master")}
+    if SEARCH in objects:
+        conn.execute(f"INSERT INTO {SEARCH} ({SEARCH}) VALUES ('delete-all')")
+        conn.execute(f"DELETE FROM {PENDING}")
+        _fill_search_index(conn)
+    _set_meta(conn, FINGERPRINT_KEY, search_fingerprint())

@@ -10,6 +10,7 @@ together; every plan also checks them.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from typing import Any
@@ -49,6 +50,42 @@ def fts_string(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+#: Above this many words, a row's words are checked by one condition over a JSON array
+#: instead of one condition each: SQLite refuses expressions more than 1,000 deep.
+MANY_TERMS = 16
+#: At most this many words go to the search index; the others are checked row by row on its
+#: matches (FTS5 refuses query expressions more than 256 deep, and the first words narrow
+#: enough).
+MAX_INDEXED_TERMS = 16
+
+
+def term_conditions(terms: tuple[str, ...] | list[str]) -> tuple[list[str], list[Any]]:
+    """Conditions that ``e.haystack`` holds every word, and their parameters."""
+    if len(terms) <= MANY_TERMS:
+        return ["instr(e.haystack, ?) > 0"] * len(terms), list(terms)
+    return ["NOT EXISTS (SELECT 1 FROM json_each(?) w WHERE instr(e.haystack, w.value) = 0)"], [
+        json.dumps(list(terms))
+    ]
+
+
+def narrowing(spec: QuerySpec) -> tuple[list[str], list[Any]] | None:
+    """``spec``'s target and actor filters as conditions on ``e``; ``None`` when nothing can
+    match (a value no stored text can equal). Served by the ``(org, target_type, target_id,
+    id)`` and ``(org, actor_id, id)`` indexes."""
+    where: list[str] = []
+    params: list[Any] = []
+    if spec.target is not None:
+        if not all(storable(part) for part in spec.target):
+            return None
+        where += ["e.target_type = ?", "e.target_id = ?"]
+        params += list(spec.target)
+    if spec.actor_id is not None:
+        if not storable(spec.actor_id):
+            return None
+        where.append("e.actor_id = ?")
+        params.append(spec.actor_id)
+    return where, params
+
 
 @attrs.frozen
 class Filter:
@@ -64,11 +101,11 @@ class Filter:
     category_names: tuple[str, ...]
     terms: tuple[str, ...] = ()
     indexed_none: bool = False
+    #: Target and actor conditions on ``e`` (:func:`narrowing`); never with a match.
+    narrow: tuple[tuple[str, ...], tuple[Any, ...]] = ((), ())
 
 
-def plan(
-    ctx: Context, code: int, spec: QuerySpec, *, page: bool = False
-) -> Filter | None:
+def plan(ctx: Context, code: int, spec: QuerySpec, *, page: bool = False) -> Filter | None:
     """How to run ``spec``'s search and category filter; ``None`` when nothing can match.
 
     For a ``page``, a one- or two-character word is checked on the matches of the longer
@@ -81,13 +118,20 @@ def plan(
         return None
     if not all(storable(term) for term in spec.terms):
         return None  # no stored text contains a lone surrogate
+    narrow = narrowing(spec)
+    if narrow is None:
+        return None
+    if narrow[0]:
+        # One record's or one person's entries: their index narrows more than the search
+        # index would, and each candidate's text is checked.
+        return Filter(None, tuple(spec.terms), names, narrow=(tuple(narrow[0]), tuple(narrow[1])))
     # The search index takes words of three characters or more, and shorter ones as the
     # trigrams that start with them (see _expand): two characters always, one character
     # in indexes whose every row holds search_text(). NUL never reaches it, as FTS5 query
     # strings cannot carry one.
     shortest = 1 if ctx.search_words else 2
     indexable = [t for t in spec.terms if len(t) >= shortest and "\x00" not in t]
-    long_terms = [t for t in indexable if len(t) >= 3]
+    long_terms = [t for t in indexable if len(t) >= 3][:MAX_INDEXED_TERMS]
     short_terms = [t for t in spec.terms if t not in long_terms]
     if not ctx.search or not indexable or org_size(ctx, code) < SCAN_BELOW:
         return Filter(None, tuple(spec.terms), names)
@@ -96,9 +140,7 @@ def plan(
         codes = [c for c in (ctx.category_code(n) for n in names) if c is not None]
         if not codes:
             return None
-        parts.append(
-            "category : (" + " OR ".join(fts_string(schema.token(c)) for c in codes) + ")"
-        )
+        parts.append("category : (" + " OR ".join(fts_string(schema.token(c)) for c in codes) + ")")
     words = [f"haystack : {fts_string(term)}" for term in long_terms]
     scan: list[str] = []
     indexed_none = False
@@ -114,8 +156,9 @@ def plan(
     if not words and not indexed_none:
         # Nothing for the index to narrow: walk the organization's index.
         return Filter(None, tuple(spec.terms), names)
-    match = " AND ".join(parts + (words or ["haystack : \"\""]))
+    match = " AND ".join(parts + (words or ['haystack : ""']))
     return Filter(match, tuple(scan), names, tuple(spec.terms), indexed_none)
+
 
 def org_size(ctx: Context, code: int) -> int:
     row = (
@@ -124,6 +167,7 @@ def org_size(ctx: Context, code: int) -> int:
         .fetchone()
     )
     return int(row[0])
+
 
 def expand(ctx: Context, term: str) -> list[str] | None:
     """The indexed trigrams that start with a one- or two-character word, or ``None`` if
@@ -144,6 +188,7 @@ def expand(ctx: Context, term: str) -> list[str] | None:
     if len(rows) > MAX_EXPANSION:
         return None
     return [row[0] for row in rows]
+
 
 def pending_sql(
     code: int,
@@ -168,9 +213,9 @@ def pending_sql(
     if plan.category_names:
         where.append("e.category IN (" + ", ".join("?" * len(plan.category_names)) + ")")
         params.extend(plan.category_names)
-    for term in plan.terms:
-        where.append("instr(e.haystack, ?) > 0")
-        params.append(term)
+    words = term_conditions(plan.terms)
+    where += words[0]
+    params += words[1]
     sql = (
         f"SELECT {columns} FROM {schema.PENDING} p "
         f"CROSS JOIN {schema.ENTRIES} e ON e.id = p.id WHERE " + " AND ".join(where)
@@ -178,9 +223,7 @@ def pending_sql(
     if ordered:
         direction = "DESC" if spec.descending else "ASC"
         order = (
-            f"e.id {direction}"
-            if spec.sort == "date"
-            else f"e.label {direction}, e.id {direction}"
+            f"e.id {direction}" if spec.sort == "date" else f"e.label {direction}, e.id {direction}"
         )
         sql += f" ORDER BY {order} LIMIT ?"
     return sql, params

@@ -281,7 +281,11 @@ class SQLiteStore:
                 # Only now, once the file is known to be ours: WAL is a persistent setting.
                 conn.execute("PRAGMA journal_mode = WAL")
             want_index = trigram and fts is not False
-            if layout.version < schema.SCHEMA_VERSION or (want_index and not layout.search_index):
+            if (
+                layout.version < schema.SCHEMA_VERSION
+                or (want_index and not layout.search_index)
+                or not layout.search_current
+            ):
                 self._upgrade(conn, claim=claim, search=want_index)
                 layout, _ = schema.inspect(conn, owned_file=owned_file, where=self._where)
             self._layout = layout
@@ -293,8 +297,11 @@ class SQLiteStore:
             layout, may_claim = schema.inspect(conn, owned_file=not self._host, where=self._where)
             if layout.version < schema.SCHEMA_VERSION:
                 schema.upgrade(conn, layout, claim=claim and may_claim, search=search)
-            elif search and not layout.search_index:
+                return
+            if search and not layout.search_index:
                 schema.create_search_index(conn)
+            if not layout.search_current:
+                schema.rebuild_search(conn)
 
     def _check_layout(self, conn: sqlite3.Connection, cookie: int) -> schema.Layout:
         """Inside a write transaction: notice a schema changed by another process since open
@@ -392,6 +399,7 @@ class SQLiteStore:
                 self._org_codes.update(new_orgs)
                 self._category_codes.update(new_categories)
         return result
+
     # -- reading ----------------------------------------------------------------------------
 
     def page(self, spec: QuerySpec) -> list[Entry]:
@@ -417,7 +425,6 @@ class SQLiteStore:
             self._layout.search_words,
             functools.partial(self._category_code, conn),
         )
-
 
     def categories(self, org_id: str) -> dict[str, int]:
         """See :meth:`Store.categories`: read from the count table, never by scanning entries."""
@@ -506,7 +513,6 @@ class SQLiteStore:
     def searches_with_index(self) -> bool:
         """Whether searches use the FTS5 trigram index (``False``: they scan)."""
         return self._search
-
 
 
 def _url_option(key: str, value: str, url: str) -> Any:

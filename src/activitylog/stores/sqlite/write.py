@@ -11,10 +11,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ... import ids
-from ...errors import InvalidEntry
 from ...models import Entry
 from .._sql.rows import Encoded, decode, decode_checked, placed, set_hash
-from ..base import GENESIS, Chain
+from ..base import GENESIS, Chain, same_request
 from . import schema
 from .search import COLUMNS
 from .transaction import plain_cursor
@@ -42,10 +41,10 @@ INDEX_PENDING = (
     f"INSERT INTO {schema.SEARCH} (rowid, org, category, haystack) "
     f"SELECT id, org, category, text FROM {schema.PENDING} ORDER BY id"
 )
-UPSERT_COUNT = (
-    "INSERT INTO activitylog_counts (org, category, n) VALUES (?, ?, ?) "
-    "ON CONFLICT (org, category) DO UPDATE SET n = n + excluded.n"
-)
+#: Counts grow by an UPDATE, or start with an INSERT when there is none yet: an upsert would
+#: be refused, since a conflicting insert on the count table is (see the schema's triggers).
+ADD_COUNT = "UPDATE activitylog_counts SET n = n + ?3 WHERE org = ?1 AND category = ?2"
+INSERT_COUNT = "INSERT INTO activitylog_counts (org, category, n) VALUES (?, ?, ?)"
 UPDATE_HEAD = "UPDATE activitylog_orgs SET head_seq = ?, head_hash = ? WHERE code = ?"
 START = (
     "SELECT (SELECT schema_version FROM pragma_schema_version), o.code, o.head_seq, "
@@ -110,7 +109,7 @@ def append(
             key = (org_id, idempotency_key)
             seen = keys.get(key) or stored_by_key(cursor, code, key)
             if seen is not None:
-                result.append(seen)
+                result.append(same_request(seen, entry))
                 continue
         wanted = number
         while (
@@ -118,17 +117,10 @@ def append(
             or number in taken
             or (number not in checked and id_taken(cursor, number, taken, checked))
         ):
-            number += 1
-            if number % ids.SEQ_LIMIT == 0:
-                raise InvalidEntry(
-                    f"more than {ids.SEQ_LIMIT} entries share the instant "
-                    f"{entry.occurred_at.isoformat()}"
-                )
+            number = ids.move_up(number, entry.occurred_at)
         seq = head[1] + 1
         prev_hash = GENESIS if head[2] is None else head[2]
-        stored = placed(
-            entry, entry.id if number == wanted else ids.encode(number), seq, prev_hash
-        )
+        stored = placed(entry, entry.id if number == wanted else ids.encode(number), seq, prev_hash)
         hash_ = None
         if link is not None:
             # ``stored`` is still private to this call: completing it in place saves a copy.
@@ -160,7 +152,6 @@ def append(
         writes: list[tuple[str, Sequence[tuple[Any, ...]]]] = [
             (INSERT_ENTRY, rows),
             (INSERT_PENDING if pending else INSERT_SEARCH, search_rows),
-            (UPSERT_COUNT, count_rows),
             (UPDATE_HEAD, head_rows),
         ]
         for sql, params in writes:
@@ -168,10 +159,14 @@ def append(
                 cursor.execute(sql, params[0])
             elif params:
                 cursor.executemany(sql, params)
+        for count_row in count_rows:
+            if cursor.execute(ADD_COUNT, count_row).rowcount == 0:
+                cursor.execute(INSERT_COUNT, count_row)
         if pending and cursor.execute(COUNT_PENDING).fetchone()[0] >= PENDING_LIMIT:
             cursor.execute(INDEX_PENDING)
             cursor.execute(f"DELETE FROM {schema.PENDING}")
     return result
+
 
 def head_for_write(
     cursor: sqlite3.Cursor, org_id: str, new_orgs: dict[str, int]
@@ -190,9 +185,8 @@ def head_for_write(
     new_orgs[org_id] = cursor.lastrowid
     return cursor.lastrowid, 0, None
 
-def stored_by_key(
-    cursor: sqlite3.Cursor, code: int, key: tuple[str, str]
-) -> Entry | None:
+
+def stored_by_key(cursor: sqlite3.Cursor, code: int, key: tuple[str, str]) -> Entry | None:
     row = cursor.execute(
         f"SELECT {COLUMNS} FROM {schema.ENTRIES} e WHERE e.org = ? AND e.idempotency_key = ?",
         (code, key[1]),
@@ -201,9 +195,8 @@ def stored_by_key(
         return None
     return (decode if cursor.connection.text_factory is str else decode_checked)(row, key[0])
 
-def taken_ids(
-    cursor: sqlite3.Cursor, statics: list[Encoded]
-) -> tuple[set[int], set[int]]:
+
+def taken_ids(cursor: sqlite3.Cursor, statics: list[Encoded]) -> tuple[set[int], set[int]]:
     """Which of the batch's ids are already stored (and the set that was checked)."""
     wanted = sorted({static[0] for static in statics})
     taken: set[int] = set()
@@ -218,16 +211,14 @@ def taken_ids(
         )
     return taken, set(wanted)
 
-def id_taken(
-    cursor: sqlite3.Cursor, number: int, taken: set[int], checked: set[int]
-) -> bool:
+
+def id_taken(cursor: sqlite3.Cursor, number: int, taken: set[int], checked: set[int]) -> bool:
     if number not in checked:
         checked.add(number)
-        row = cursor.execute(
-            f"SELECT 1 FROM {schema.ENTRIES} WHERE id = ?", (number,)
-        ).fetchone()
+        row = cursor.execute(f"SELECT 1 FROM {schema.ENTRIES} WHERE id = ?", (number,)).fetchone()
         if row is not None:
             taken.add(number)
     return number in taken
+
 
 # -- reading ----------------------------------------------------------------------------
