@@ -276,5 +276,11 @@ class TestBrowser:
             assert title == 0
             page.goto(site.url + "?tz=Europe%2FParis")
             assert page.locator("time").first.get_attribute("title").endswith(("CET", "CEST"))
+            # A date chip is a toggle button: the space bar picks it; buckets use Paris time.
+            page.get_by_role("button", name="This week").focus()
+            page.keyboard.press(" ")
+            page.wait_for_url("**date=this-week**")
+            paris = site.log.query(ORG, viewer=VIEWERS["owner"], tz="Europe/Paris")
+            assert ids(page) == builder_ids(paris.date("this-week")) != []
         finally:
             page.context.close()

@@ -73,6 +73,12 @@
       return;
     }
     if (typing || event.altKey || event.ctrlKey || event.metaKey) return;
+    // Filter links act as toggle buttons, and buttons answer the space bar too.
+    if (event.key === " " && event.target.matches && event.target.matches("a[role=button]")) {
+      event.preventDefault();
+      event.target.click();
+      return;
+    }
     const body = rowsOf();
     if (!body) return;
     const rows = Array.from(body.rows);
