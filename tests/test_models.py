@@ -277,12 +277,24 @@ class TestRelativeTime:
         assert entry_at(log, NOW - ago).relative_time(NOW) == expected
 
     @pytest.mark.parametrize(
-        "ahead", [timedelta(microseconds=1), timedelta(seconds=2), timedelta(minutes=5),
-                  timedelta(days=3)],
+        "ahead", [timedelta(microseconds=1), timedelta(seconds=2), timedelta(minutes=5)],
     )
-    def test_future_reads_just_now(self, log: ActivityLog, ahead: timedelta) -> None:
-        """A moment ahead of now (clock skew) reads "just now", never "in 2 seconds"."""
+    def test_slightly_ahead_reads_just_now(self, log: ActivityLog, ahead: timedelta) -> None:
+        """A moment ahead of now by clock skew (up to five minutes) reads "just now"."""
         assert entry_at(log, NOW + ahead).relative_time(NOW) == "just now"
+
+    @pytest.mark.parametrize(
+        ("ahead", "expected"),
+        [
+            (timedelta(minutes=5, seconds=1), "in 5 minutes"),
+            (timedelta(hours=2), "in 2 hours"),
+            (timedelta(days=3), "in 3 days"),
+            (timedelta(days=800), "in 2 years"),
+        ],
+    )
+    def test_further_ahead_reads_in(self, log: ActivityLog, ahead: timedelta, expected: str) -> None:
+        """A moment beyond clock skew in the future reads "in 3 days", not "just now"."""
+        assert entry_at(log, NOW + ahead).relative_time(NOW) == expected
 
     def test_now_in_another_zone(self, log: ActivityLog) -> None:
         """``now`` may be given in any time zone."""

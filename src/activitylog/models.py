@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
@@ -166,6 +166,10 @@ def _freeze_metadata(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType({k: _deep_freeze(v) for k, v in (value or {}).items()})
 
 
+#: How far ahead of now an entry may be and still read "just now" (servers' clocks disagree).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
 @attrs.frozen(eq=True)
 class Entry:
     """One immutable line of the Activity Log.
@@ -206,9 +210,10 @@ class Entry:
         return self.kind.color
 
     def relative_time(self, now: datetime | None = None) -> str:
-        """How long ago this happened, e.g. ``"2 hours ago"``; never in the future.
+        """How long ago this happened, e.g. ``"2 hours ago"``.
 
-        A moment slightly ahead of ``now`` (clock skew between servers) reads ``"just now"``.
+        A moment ahead of ``now`` by at most :data:`CLOCK_SKEW` (clocks of two servers
+        disagreeing) reads ``"just now"``; further ahead it reads ``"in 3 days"``.
         """
         if now is None:
             now = datetime.now(timezone.utc)
@@ -217,6 +222,8 @@ class Entry:
 
             raise NaiveDatetime("now")
         delta = now - self.occurred_at
+        if -delta > CLOCK_SKEW:
+            return f"in {humanize.naturaldelta(-delta)}"
         if delta.total_seconds() < 1:
             return "just now"
         return humanize.naturaltime(delta)
