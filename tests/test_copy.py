@@ -72,7 +72,7 @@ class TestCopy:
         copy_log(filled().store, open_fresh(), batch_size=5, progress=seen.append)
         assert seen[-1].done == seen[-1].total == 23
         assert [p.done for p in seen] == sorted(p.done for p in seen)
-        assert len(seen) == 2 + 4  # acme's 17 entries five at a time, then globex's 6
+        assert len(seen) == 4 + 2  # acme's 17 entries five at a time, then globex's 6
 
     def test_an_interrupted_copy_resumes(self, open_fresh: StoreOpener):
         """A copy stopped after a batch continues where the target's log ends."""
@@ -125,3 +125,53 @@ class TestCopy:
         """batch_size must be a positive integer."""
         with pytest.raises(ValueError, match="batch_size"):
             copy_log(MemoryStore(), MemoryStore(), batch_size=0)
+
+
+class TestCopyCommand:
+    def test_copy_a_file_into_every_store(
+        self, store_url: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+    ):
+        """``activitylog copy SRC DST`` copies a SQLite file into a store URL, twice is a no-op,
+        and ``verify`` then passes on the copy."""
+        from activitylog import cli
+
+        if store_url == "memory://":
+            pytest.skip("a memory store does not outlive the command")
+        source = tmp_path / "source.db"
+        log = filled()
+        with ActivityLog.open(f"sqlite:///{source}") as src:
+            copy_log(log.store, src.store)
+        assert cli.main(["copy", str(source), store_url, "--batch-size", "5"]) == 0
+        assert "Copied 23 entries of 2 organizations" in capsys.readouterr().out
+        assert cli.main(["copy", str(source), store_url]) == 0
+        assert "(23 already there)" in capsys.readouterr().out
+        with ActivityLog.open(store_url, integrity_key=KEY) as copied:
+            assert copied.verify("acme").ok and copied.verify("globex").ok
+            assert copied.store.head("acme") == log.store.head("acme")
+
+    def test_a_diverging_target_fails_with_exit_1(
+        self, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+    ):
+        """A target holding another log for an organization: exit 1, nothing written."""
+        from activitylog import cli
+
+        source, target = tmp_path / "a.db", tmp_path / "b.db"
+        with ActivityLog.open(f"sqlite:///{source}") as a, ActivityLog.open(
+            f"sqlite:///{target}"
+        ) as b:
+            a.record("lead.created", org_id="acme", actor=ADA)
+            b.record("task.created", org_id="acme", actor=ADA)
+        assert cli.main(["copy", str(source), str(target)]) == 1
+        assert "Not copied" in capsys.readouterr().out
+
+    def test_usage_errors(self, tmp_path: Any, capsys: pytest.CaptureFixture[str]):
+        """A missing source, an unknown organization or a zero batch size: exit 2."""
+        from activitylog import cli
+
+        source = tmp_path / "a.db"
+        with ActivityLog.open(f"sqlite:///{source}") as a:
+            a.record("lead.created", org_id="acme", actor=ADA)
+        target = str(tmp_path / "b.db")
+        assert cli.main(["copy", str(tmp_path / "missing.db"), target]) == 2
+        assert cli.main(["copy", str(source), target, "--org", "nobody"]) == 2
+        assert cli.main(["copy", str(source), target, "--batch-size", "0"]) == 2
