@@ -23,6 +23,7 @@ from activitylog import (
     Kind,
     NaiveDatetime,
     Page,
+    Role,
     Source,
     Target,
     Viewer,
@@ -65,6 +66,32 @@ class TestActor:
     def test_kind_from_string(self) -> None:
         """The kind accepts its string value."""
         assert Actor("s", "Sync", kind="system").kind is ActorKind.SYSTEM
+
+    @pytest.mark.parametrize("kind", ["robot", None, 3, ["user"]])
+    def test_unknown_kind(self, kind: Any) -> None:
+        """An unknown kind raises InvalidEntry listing the choices."""
+        with pytest.raises(InvalidEntry, match=r"unknown actor kind.*user, system"):
+            Actor("s", "Sync", kind=kind)
+
+    @pytest.mark.parametrize(
+        ("given", "kept"),
+        [(42, "42"), (0, "0"), (uuid.UUID(int=7), "00000000-0000-0000-0000-000000000007")],
+    )
+    def test_integer_and_uuid_ids_are_kept_as_text(self, given: Any, kept: str) -> None:
+        """An integer or UUID id (a Django primary key) is kept as text, for actors and keys;
+        a bool is not an id."""
+        assert Actor(given, "Ada").id == kept
+        assert ApiKeyRef(given, "CI").id == kept
+        with pytest.raises(InvalidEntry):
+            Actor(True, "Ada")
+
+    def test_integer_actor_ids_record_and_filter(self, log: ActivityLog) -> None:
+        """An entry recorded by ``Actor(42, ...)`` is found by ``.actor(42)`` and ``.actor("42")``."""
+        entry = log.record("lead.created", org_id="acme", actor=Actor(42, "Ada"))
+        viewer = Viewer("o", "acme", Role.OWNER)
+        assert entry.actor.id == "42"
+        assert [e.id for e in log.query("acme", viewer=viewer).actor(42).page()] == [entry.id]
+        assert log.query("acme", viewer=viewer).actor("42").count() == 1
 
     @pytest.mark.parametrize(
         "fields",

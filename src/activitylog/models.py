@@ -74,20 +74,12 @@ def _invalid(message: str) -> Exception:
     return InvalidEntry(message)
 
 
-@attrs.frozen
-class Actor:
-    """A snapshot of who performed an action, as they were at that moment."""
-
-    id: str = attrs.field(validator=_nonempty)
-    name: str = attrs.field(validator=_nonempty)
-    avatar_url: str | None = attrs.field(default=None, validator=_optional_text)
-    kind: ActorKind = attrs.field(default=ActorKind.USER, converter=ActorKind)
-
-    @classmethod
-    def system(cls, name: str, id: str | None = None) -> Actor:
-        """An automated actor, e.g. ``Actor.system("AI pipeline")``."""
-        return cls(id=id or "system:" + name.lower().replace(" ", "-"), name=name,
-                   kind=ActorKind.SYSTEM)
+def _actor_kind(value: object) -> ActorKind:
+    try:
+        return ActorKind(value)
+    except (ValueError, TypeError):
+        choices = ", ".join(k.value for k in ActorKind)
+        raise _invalid(f"unknown actor kind {value!r} (choose {choices})") from None
 
 
 def _id_text(value: object) -> object:
@@ -96,6 +88,26 @@ def _id_text(value: object) -> object:
     if isinstance(value, (int, uuid.UUID)) and not isinstance(value, bool):
         return str(value)
     return value
+
+
+@attrs.frozen
+class Actor:
+    """A snapshot of who performed an action, as they were at that moment.
+
+    ``id`` may be given as a string, an integer or a UUID (a Django primary key); it is kept as
+    text.
+    """
+
+    id: str = attrs.field(converter=_id_text, validator=_nonempty)
+    name: str = attrs.field(validator=_nonempty)
+    avatar_url: str | None = attrs.field(default=None, validator=_optional_text)
+    kind: ActorKind = attrs.field(default=ActorKind.USER, converter=_actor_kind)
+
+    @classmethod
+    def system(cls, name: str, id: str | None = None) -> Actor:
+        """An automated actor, e.g. ``Actor.system("AI pipeline")``."""
+        return cls(id=id or "system:" + name.lower().replace(" ", "-"), name=name,
+                   kind=ActorKind.SYSTEM)
 
 
 @attrs.frozen
@@ -112,9 +124,12 @@ class Target:
 
 @attrs.frozen
 class ApiKeyRef:
-    """A snapshot of the API key an action was made with, readable after the key is revoked."""
+    """A snapshot of the API key an action was made with, readable after the key is revoked.
 
-    id: str = attrs.field(validator=_nonempty)
+    ``id`` may be given as a string, an integer or a UUID; it is kept as text.
+    """
+
+    id: str = attrs.field(converter=_id_text, validator=_nonempty)
     name: str = attrs.field(validator=_nonempty)
 
 
