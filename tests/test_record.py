@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
+import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -296,7 +299,6 @@ INVALID: list[tuple[dict[str, Any], type[Exception]]] = [
     ({"occurred_at": "2024-05-15T12:00:00Z"}, InvalidEntry),
     ({"occurred_at": datetime(1960, 1, 1, tzinfo=timezone.utc)}, InvalidEntry),
     ({"occurred_at": datetime(2100, 1, 1, tzinfo=timezone.utc)}, InvalidEntry),
-    ({"metadata": {"when": NOW}}, MetadataError),
     ({"metadata": {"tags": {"a", "b"}}}, MetadataError),
     ({"metadata": {"blob": b"\x00"}}, MetadataError),
     ({"metadata": {"score": math.nan}}, MetadataError),
@@ -315,10 +317,51 @@ INVALID: list[tuple[dict[str, Any], type[Exception]]] = [
     ({"changes": {"": ("a", "b")}}, MetadataError),
     ({"changes": {1: ("a", "b")}}, MetadataError),
     ({"changes": [("status", "a", "b")]}, MetadataError),
-    ({"changes": {"when": (NOW, NOW)}}, MetadataError),
+    ({"changes": {"when": ({1}, {2})}}, MetadataError),
+    ({"metadata": {"amount": Decimal("NaN")}}, MetadataError),
+    ({"metadata": {"amount": Decimal("-Infinity")}}, MetadataError),
     ({"changes": {"score": (1.0, math.nan)}}, MetadataError),
     ({"source": "email"}, InvalidEntry),
 ]
+
+
+class TestEverydayValues:
+    """Metadata and changes holding datetimes, dates, Decimals and UUIDs are converted."""
+
+    def test_converted_as_documented(self, log: ActivityLog) -> None:
+        """datetime/date/time read back as ISO 8601 text, Decimal as its exact text, UUID
+        hyphenated; nested ones too; the entry verifies."""
+        paris = timezone(timedelta(hours=2))
+        entry = log.record(
+            "lead.updated", org_id="acme", actor=ADA, target=ACME,
+            metadata={"at": datetime(2024, 5, 1, 9, 30, tzinfo=paris), "due": date(2024, 5, 31),
+                      "slot": time(14, 5), "amount": Decimal("1234.50"),
+                      "ref": uuid.UUID(int=1), "lines": [{"price": Decimal("0.10")}]},
+            changes={"due": (date(2024, 5, 1), date(2024, 5, 31)), "value": (None, Decimal(9))},
+        )
+        assert dict(entry.metadata) == {
+            "at": "2024-05-01T09:30:00+02:00", "due": "2024-05-31", "slot": "14:05:00",
+            "amount": "1234.50", "ref": "00000000-0000-0000-0000-000000000001",
+            "lines": [{"price": "0.10"}],
+        }
+        assert dict(entry.changes or {}) == {"due": ("2024-05-01", "2024-05-31"),
+                                             "value": (None, "9")}
+        assert stored(log) == [entry]
+        assert log.verify("acme").ok
+
+    @pytest.mark.parametrize(
+        ("metadata", "where", "type_name"),
+        [({"tags": {"a"}}, "metadata['tags']", "set"),
+         ({"x": {"y": [1, object()]}}, "metadata['x']['y'][1]", "object"),
+         ({"blob": b"\x00"}, "metadata['blob']", "bytes")],
+    )
+    def test_other_values_name_the_key_and_the_type(
+        self, log: ActivityLog, metadata: dict[str, Any], where: str, type_name: str
+    ) -> None:
+        """Anything else is refused with a message naming where it is and its type."""
+        with pytest.raises(MetadataError, match=re.escape(where) + f".*type {type_name}"):
+            log.record("lead.created", org_id="acme", actor=ADA, metadata=metadata)
+        assert nothing_stored(log)
 
 
 class TestValidation:

@@ -6,9 +6,12 @@ import contextvars
 import functools
 import inspect
 import json
+import math
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime, timezone, tzinfo
+from datetime import date, datetime, time, timezone, tzinfo
+from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 import attrs
@@ -35,42 +38,98 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: The JSON types metadata and changes hold as they are.
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def convert_value(value: Any) -> Any:
+    """The JSON form of an everyday value that JSON has no type for.
+
+    ``datetime``, ``date`` and ``time`` become ISO 8601 text (``isoformat()``: an aware datetime
+    keeps its offset), ``Decimal`` its exact text (``"12.50"``; NaN and infinities are refused),
+    ``UUID`` its hyphenated text. Raises ``TypeError`` for anything else.
+    """
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a finite number")
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _where(what: str, path: list[Any]) -> str:
+    return what + "".join(f"[{key!r}]" for key in path)
+
+
 def _check_json_text(value: Any, what: str) -> None:
     # json.dumps turns 1, True and None keys into "1", "true" and "null", silently merging
     # {1: ..., "1": ...}, so object keys must already be strings. NUL is looked for in the
     # values themselves: in the JSON text "\\u0000" may just be an escaped backslash.
-    # Iterative, so any depth can be checked without recursion.
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    # Iterative, so any depth can be checked without recursion. Errors name the key path.
+    stack: list[tuple[Any, int, list[Any]]] = [(value, 0, [])]
     while stack:
-        item, depth = stack.pop()
+        item, depth, path = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                raise MetadataError(f"{what} contains a NUL character")
+                raise MetadataError(f"{_where(what, path)} contains a NUL character")
             continue
         if isinstance(item, (Mapping, list, tuple)) and depth >= MAX_NESTING:
             raise MetadataError(f"{what} is nested more than {MAX_NESTING} levels deep")
         if isinstance(item, Mapping):
-            for key, child in item.items():
+            for key, child in reversed(list(item.items())):
                 if not isinstance(key, str):
-                    raise MetadataError(f"{what}: keys must be strings, not {key!r}")
-                stack.append((key, depth + 1))
-                stack.append((child, depth + 1))
+                    raise MetadataError(
+                        f"{_where(what, path)}: keys must be strings, not {key!r}"
+                    )
+                if "\x00" in key:
+                    raise MetadataError(f"{_where(what, path)}: key {key!r} contains a NUL character")
+                stack.append((child, depth + 1, [*path, key]))
         elif isinstance(item, (list, tuple)):
-            stack.extend((child, depth + 1) for child in item)
+            stack.extend(
+                (child, depth + 1, [*path, i]) for i, child in reversed(list(enumerate(item)))
+            )
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise MetadataError(f"{_where(what, path)} is {item}, which JSON cannot hold")
+        elif not isinstance(item, _PLAIN):
+            try:
+                convert_value(item)
+            except (TypeError, ValueError) as exc:
+                raise MetadataError(
+                    f"{_where(what, path)}: cannot store a value of type {type(item).__name__} "
+                    f"({exc if isinstance(exc, ValueError) else 'not JSON'}); use text, numbers, "
+                    "booleans, None, lists, mappings, datetime, date, time, Decimal or UUID"
+                ) from None
+
+
+def _convert(value: Any) -> Any:
+    try:
+        return convert_value(value)
+    except ValueError as exc:
+        raise TypeError(str(exc)) from None
 
 
 # json.dumps with options builds a new encoder on every call; most entries pay for two.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_convert
+)
 
 
 def _json_copy(value: Any, what: str, limit: int) -> Any:
-    """A JSON round-trip copy of ``value``: what every store will give back, checked once here."""
+    """A JSON round-trip copy of ``value``: what every store will give back, checked once here.
+
+    Values :func:`convert_value` knows are stored in their converted form.
+    """
     if type(value) is dict and not value:
         return {}
     try:
         text = _ENCODER.encode(value)
-    except (TypeError, ValueError) as exc:
-        raise MetadataError(f"{what} must be JSON-serializable: {exc}") from None
+    except (TypeError, ValueError):
+        # Find the culprit and name its key (the encoder's message does not).
+        _check_json_text(value, what)
+        raise MetadataError(f"{what} must be JSON-serializable") from None
     except RecursionError:
         raise MetadataError(f"{what} is nested too deeply") from None
     try:
