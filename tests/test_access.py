@@ -12,6 +12,8 @@ from activitylog import (
     ActivityLog,
     ActivityLogError,
     Actor,
+    ConfigurationError,
+    InvalidQuery,
     PermissionDenied,
     Role,
     Viewer,
@@ -144,6 +146,79 @@ class TestCustomPolicy:
         log = ActivityLog.open("memory://", policy=self.auditors, clock=lambda: NOW)
         log.record("lead.created", org_id="acme", actor=ADA)
         assert log.query("acme", viewer=Viewer("a1", "firm", "auditor")).count() == 1
+
+
+class TestOnlyTrueGrants:
+    """Only a policy answer that ``is True`` grants access; odd policies are refused up front."""
+
+    @pytest.mark.parametrize("answer", ["deny", "allow", 1, [True], object(), None, 0.5])
+    @pytest.mark.parametrize("read", list(READS))
+    def test_truthy_answers_are_refusals(self, answer: Any, read: str) -> None:
+        """A policy returning anything but True (a string, a number, an object) denies."""
+        log = ActivityLog(clock=lambda: NOW, policy=lambda viewer, org_id: answer)
+        with pytest.raises(PermissionDenied):
+            READS[read](log, Viewer("u1", "acme", Role.OWNER))
+
+    def test_a_coroutine_answer_is_a_refusal_and_is_closed(self) -> None:
+        """A sync policy that returns a coroutine denies, and the coroutine is closed (no
+        "never awaited" warning)."""
+
+        async def allow() -> bool:
+            return True
+
+        log = ActivityLog(clock=lambda: NOW, policy=lambda viewer, org_id: allow())
+        with pytest.raises(PermissionDenied):
+            log.query("acme", viewer=Viewer("u1", "acme", Role.OWNER))
+
+    def test_async_policies_are_refused_when_the_log_is_built(self) -> None:
+        """An ``async def`` policy, or an object with an async ``__call__``, is refused by the
+        constructor and by ``open()`` with ConfigurationError."""
+
+        async def policy(viewer: Viewer, org_id: str) -> bool:
+            return True
+
+        class AsyncPolicy:
+            async def __call__(self, viewer: Viewer, org_id: str) -> bool:
+                return True
+
+        for bad in (policy, AsyncPolicy()):
+            with pytest.raises(ConfigurationError, match="synchronous"):
+                ActivityLog(policy=bad)
+            with pytest.raises(ConfigurationError, match="synchronous"):
+                ActivityLog.open("memory://", policy=bad)
+
+    @pytest.mark.parametrize("bad", ["deny", None, 42, True, Viewer])
+    def test_non_callables_are_refused_when_the_log_is_built(self, bad: Any) -> None:
+        """A policy that is not a function raises ConfigurationError naming its type."""
+        with pytest.raises(ConfigurationError, match="policy must be a function"):
+            ActivityLog(policy=bad)
+
+    def test_callable_objects_are_fine(self) -> None:
+        """An object with a synchronous ``__call__`` is a policy."""
+
+        class Everyone:
+            def __call__(self, viewer: Viewer, org_id: str) -> bool:
+                return True
+
+        log = ActivityLog(clock=lambda: NOW, policy=Everyone())
+        assert log.query("acme", viewer=Viewer("u1", "other", "member")).count() == 0
+
+
+class TestViewer:
+    """Viewer fields are checked when it is made."""
+
+    @pytest.mark.parametrize(
+        "fields", [("", "acme", "owner"), ("u1", None, "owner"), ("u1", "acme", None),
+                   ("u1", "acme", 3), (None, "acme", "owner"), ("u1", 3, "owner")],
+    )
+    def test_invalid(self, fields: tuple[Any, ...]) -> None:
+        """Empty or wrong-typed fields raise InvalidQuery."""
+        with pytest.raises(InvalidQuery, match="Viewer"):
+            Viewer(*fields)
+
+    def test_integer_user_id(self) -> None:
+        """An integer user id is kept as text."""
+        assert Viewer(7, "acme", "owner").user_id == "7"
 
 
 class TestRecordingIsUnrestricted:

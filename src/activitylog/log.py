@@ -252,7 +252,7 @@ class ActivityLog:
         self.store = store
         self.registry = registry if registry is not None else ActionRegistry()
         self.clock = clock
-        self.policy = policy
+        self.policy = access.checked_policy(policy)
         self.chain: HashChain | None = HashChain(integrity_key) if integrity else None
         self._ids = ids.IdGenerator()
 
