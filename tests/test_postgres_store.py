@@ -388,3 +388,38 @@ class TestSearchPlans:
                 "reading", "SELECT statement FROM pg_prepared_statements")]  # fmt: skip
         assert any("ORDER BY e.id DESC" in s and "LIKE" not in s for s in prepared)
         assert not any("haystack LIKE" in s for s in prepared)
+
+
+class TestWriterRole:
+    def test_the_documented_grants_record_read_and_cannot_change(
+        self, log: ActivityLog, admin: Any, url: str
+    ):
+        """A role with docs/postgresql.md's grants opens the store, records, reads and verifies,
+        and is refused UPDATE, DELETE and TRUNCATE of entries by permission, before any trigger."""
+        name = schema_of(url)
+        role = f"writer_{name[-12:]}"
+        grants = [
+            f"CREATE ROLE {role} LOGIN",
+            f"GRANT USAGE ON SCHEMA {name} TO {role}",
+            f"GRANT SELECT, INSERT ON {name}.entries TO {role}",
+            f"GRANT SELECT, INSERT, UPDATE ON {name}.heads, {name}.category_counts TO {role}",
+            f"GRANT SELECT ON {name}.activitylog_version TO {role}",
+        ]
+        for statement in grants:
+            admin.execute(statement)
+        try:
+            parts = os.environ[POSTGRES_ENV].split("://", 1)[1].split("@", 1)[1]
+            writer_url = f"postgresql://{role}@{parts}?schema={name}"
+            with ActivityLog.open(writer_url) as writer:
+                writer.record("lead.created", org_id="acme", actor=ADA)
+                assert writer.query("acme", viewer=OWNER).search("ada").count() == 1
+                assert writer.verify("acme").ok
+            with psycopg.connect(writer_url.split("?")[0], autocommit=True) as conn:
+                for statement in (f"UPDATE {name}.entries SET description = 'x'",
+                                  f"DELETE FROM {name}.entries", f"TRUNCATE {name}.entries"):
+                    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                        conn.execute(statement)
+        finally:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
+        assert log.query("acme", viewer=OWNER).count() == 1
