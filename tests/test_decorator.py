@@ -6,6 +6,8 @@ import asyncio
 import copy
 import inspect
 import pickle
+import threading
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,6 +15,7 @@ import attrs
 import pytest
 
 from activitylog import ActivityLog, Actor, Call, Entry, MissingContext, Target, UnknownAction
+from activitylog.stores.memory import MemoryStore
 
 NOW = datetime(2024, 5, 15, 12, 0, tzinfo=timezone.utc)
 ADA = Actor("u1", "Ada Lovelace")
@@ -347,3 +350,117 @@ class TestCall:
         call = Call({"lead_id": 4}, result=[1])
         assert copy.copy(call) == call == pickle.loads(pickle.dumps(call))
         assert not hasattr(call, "__missing_dunder__")
+
+
+class SlowStore(MemoryStore):
+    """A memory store whose writes take ``delay`` seconds of blocking time, and which notes the
+    thread each write ran on."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.threads: list[int] = []
+
+    def append(self, entries: Any, chain: Any) -> list[Entry]:
+        """Block like a slow disk, then store."""
+        self.threads.append(threading.get_ident())
+        time.sleep(self.delay)
+        return super().append(entries, chain)
+
+
+async def ticks_during(work: Any, period: float = 0.01) -> tuple[Any, int]:
+    """Run ``work`` while a task ticks every ``period`` seconds; the result and the tick count."""
+    count = 0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal count
+        while not done.is_set():
+            await asyncio.sleep(period)
+            count += 1
+
+    task = asyncio.create_task(ticker())
+    try:
+        result = await work
+    finally:
+        done.set()
+        await task
+    return result, count
+
+
+class TestAsyncRecording:
+    """``arecord``/``arecord_many`` and async decorated functions never block the event loop."""
+
+    def test_arecord_keeps_the_loop_responsive(self) -> None:
+        """While a 0.3 s store write runs, other tasks keep running; it runs off the loop's
+        thread, with the task's context, and returns the stored entry."""
+        store = SlowStore(0.3)
+        log = ActivityLog(store, clock=lambda: NOW)
+
+        async def main() -> tuple[Entry, int]:
+            with log.context(org_id="acme", actor=ADA):
+                return await ticks_during(log.arecord("lead.created", target=Target("lead", 1)))
+
+        entry, ticks = asyncio.run(main())
+        assert ticks >= 10  # a blocking write would have let the ticker run about once
+        assert store.threads and store.threads[0] != threading.get_ident()
+        assert (entry.org_id, entry.actor, entry.seq) == ("acme", ADA, 1)
+
+    def test_blocking_record_would_stall_the_loop(self) -> None:
+        """The control: the same write through record() stalls every other task."""
+        log = ActivityLog(SlowStore(0.3), clock=lambda: NOW)
+
+        async def write() -> Entry:
+            return log.record("lead.created", org_id="acme", actor=ADA)
+
+        _, ticks = asyncio.run(ticks_during(write()))
+        assert ticks <= 2
+
+    def test_async_decorated_function_writes_off_the_loop(self) -> None:
+        """An ``async def`` decorated with ``@log.records`` writes through ``arecord``."""
+        store = SlowStore(0.3)
+        log = ActivityLog(store, clock=lambda: NOW)
+
+        @log.records("lead.created", target=lambda call: Target("lead", call.result.id))
+        async def create(name: str) -> Lead:
+            return Lead(5, name)
+
+        async def main() -> tuple[Lead, int]:
+            with log.context(org_id="acme", actor=ADA):
+                return await ticks_during(create("Acme"))
+
+        lead, ticks = asyncio.run(main())
+        assert (lead, ticks >= 10) == (Lead(5, "Acme"), True)
+        assert [e.target for e in store.chain("acme")] == [Target("lead", "5")]
+
+    def test_arecord_many_and_batches(self) -> None:
+        """``arecord_many`` stores all or nothing off the loop; inside ``batch()`` both join
+        the batch and are written at its end."""
+        store = SlowStore(0.0)
+        log = ActivityLog(store, clock=lambda: NOW)
+
+        async def main() -> tuple[list[Entry], list[Entry]]:
+            many = await log.arecord_many(
+                [{"action": "lead.created", "org_id": "acme", "actor": ADA}] * 3
+            )
+            with log.batch() as batch:
+                await log.arecord("task.created", org_id="acme", actor=ADA)
+                await log.arecord_many([{"action": "note.created", "org_id": "acme",
+                                         "actor": ADA}])
+                assert len(store.threads) == 1  # nothing written yet
+            return many, batch.entries
+
+        many, batched = asyncio.run(main())
+        assert [e.seq for e in many] == [1, 2, 3]
+        assert [e.action for e in batched] == ["task.created", "note.created"]
+        assert [e.seq for e in batched] == [4, 5]
+
+    def test_arecord_checks_before_leaving_the_loop(self) -> None:
+        """Invalid arguments raise at once, in the caller, and nothing is written."""
+        store = SlowStore(0.0)
+        log = ActivityLog(store, clock=lambda: NOW)
+        with pytest.raises(MissingContext):
+            asyncio.run(log.arecord("lead.created"))
+        with pytest.raises(UnknownAction):
+            asyncio.run(log.arecord("lead.nope", org_id="acme", actor=ADA))
+        assert store.threads == []
