@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .access import Policy, Role, Viewer, owners_and_admins
 from .context import Snapshot, capture
+from .copying import CopyError, CopyProgress, CopyReport, copy_log
 from .errors import (
     ActivityLogError,
     ConfigurationError,
@@ -65,6 +66,9 @@ __all__ = [
     "Call",
     "Checkpoint",
     "ConfigurationError",
+    "CopyError",
+    "CopyProgress",
+    "CopyReport",
     "DateBucket",
     "DuplicateAction",
     "Entry",
@@ -96,6 +100,7 @@ __all__ = [
     "VerifyReport",
     "Viewer",
     "capture",
+    "copy_log",
     "open_store",
     "owners_and_admins",
 ]
