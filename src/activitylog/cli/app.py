@@ -24,6 +24,8 @@ COMMANDS: list[str] = [
     "export",
     "verify",
     "stats",
+    "serve",
+    "copy",
 ]
 
 
