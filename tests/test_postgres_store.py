@@ -31,6 +31,7 @@ from activitylog import (
     Viewer,
     open_store,
 )
+from activitylog.models import Entry
 from activitylog.stores.base import QuerySpec
 from conftest import POSTGRES_ENV, POSTGRES_HOW, drop_postgres_schemas, postgres_url
 from services import require
@@ -289,6 +290,40 @@ class TestConcurrency:
         for org in ("acme", "globex"):
             assert [e.seq for e in log.store.chain(org)] == list(range(1, 61))
             assert log.verify(org).ok
+
+    def test_rolled_back_appends_among_threads_use_no_seq(self, log: ActivityLog):
+        """Threads whose appends fail midway (after seqs were assigned) while others succeed:
+        the stored chain is still 1..n without a gap, and holds exactly the successful ones."""
+        chain = log.chain
+        assert chain is not None
+
+        class Failing:
+            def link(self, prev_hash: str, entry: Entry) -> str:
+                if entry.description.endswith("fail"):
+                    raise RuntimeError("refused")
+                return chain.link(prev_hash, entry)
+
+        stored = []
+        lock = threading.Lock()
+
+        def work(n: int) -> None:
+            for i in range(12):
+                entries = [log.build("lead.created", org_id="acme", actor=ADA,
+                                     description=f"{n} {i} {j}" + (" fail" if i % 3 == 0 and
+                                                                    j == 1 else ""))
+                           for j in range(2)]  # fmt: skip
+                try:
+                    done = log.store.append(entries, Failing())
+                except (RuntimeError, StoreError):
+                    continue
+                with lock:
+                    stored.extend(done)
+
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(work, range(6)))
+        seqs = [e.seq for e in log.store.chain("acme")]
+        assert seqs == list(range(1, len(stored) + 1)) and len(stored) == 6 * 8 * 2
+        assert log.verify("acme").ok
 
     def test_processes_never_fork_a_chain(self, log: ActivityLog, url: str):
         """Four processes recording one organization at once: one gapless, verified chain."""
