@@ -34,7 +34,7 @@ import attrs
 
 from ..errors import InvalidQuery
 from ..log import ActivityLog
-from ..models import Entry, Source
+from ..models import Actor, Entry, Kind, Source
 from ..query import DateBucket, Query, resolve_tz
 
 #: The largest page the viewer serves.
@@ -216,10 +216,10 @@ def exact_time(moment: datetime, tz: tzinfo) -> str:
 
 
 class _Links:
-    """The per-entry URLs of one page: the filters with ``actor`` or ``target`` replaced.
+    """What one page's entries share: URLs with ``actor`` or ``target`` replaced, and actors.
 
-    The filters' part of the query string is written once per page; actors repeat, so each
-    actor's URL is built once too.
+    The filters' part of the query string is written once per page, and a page repeats the
+    same few actors, so each actor's part of an entry is built once too.
     """
 
     def __init__(self, params: Params, path: str) -> None:
@@ -227,43 +227,52 @@ class _Links:
         values.update(cursor=None, actor=None, target=None)
         base = _query_string(values)
         self._prefix = f"{path}?{base}&" if base else f"{path}?"
-        self._actors: dict[str, str] = {}
+        self._actors: dict[Actor, dict[str, Any]] = {}
 
-    def actor(self, actor_id: str) -> str:
-        url = self._actors.get(actor_id)
-        if url is None:
-            url = self._actors[actor_id] = self._prefix + "actor=" + _quote(actor_id)
-        return url
+    def actor(self, actor: Actor) -> dict[str, Any]:
+        """The page's (shared, read-only) view of an actor."""
+        data = self._actors.get(actor)
+        if data is None:
+            data = self._actors[actor] = {
+                "id": actor.id,
+                "name": actor.name,
+                "kind": actor.kind.value,
+                "avatar_url": safe_avatar(actor.avatar_url),
+                "initials": initials(actor.name),
+                "url": self._prefix + "actor=" + _quote(actor.id),
+            }
+        return data
 
     def target(self, key: tuple[str, str]) -> str:
+        """The URL of a record's history."""
         return self._prefix + "target=" + quote_plus(f"{key[0]}:{key[1]}", safe="")
+
+
+# Enum .value goes through a descriptor; these lookups are plain dict reads.
+_KINDS = {kind: (kind.value, kind.color) for kind in Kind}
+_SOURCES = {source: source.value for source in Source}
 
 
 def entry_dict(entry: Entry, now: datetime, tz: tzinfo, links: _Links) -> dict[str, Any]:
     """One entry as the page shows it (JSON-ready)."""
-    actor, target, key = entry.actor, entry.target, entry.api_key
+    target, key = entry.target, entry.api_key
+    kind, color = _KINDS[entry.kind]
+    source = _SOURCES[entry.source]
     return {
         "id": entry.id,
         "seq": entry.seq,
         "action": entry.action,
         "label": entry.label,
         "category": entry.category,
-        "kind": entry.kind.value,
-        "color": entry.color,
-        "actor": {
-            "id": actor.id,
-            "name": actor.name,
-            "kind": actor.kind.value,
-            "avatar_url": safe_avatar(actor.avatar_url),
-            "initials": initials(actor.name),
-            "url": links.actor(actor.id),
-        },
+        "kind": kind,
+        "color": color,
+        "actor": links.actor(entry.actor),
         "description": entry.description,
         "occurred_at": entry.occurred_at.isoformat(),
         "relative_time": entry.relative_time(now),
         "exact_time": exact_time(entry.occurred_at, tz),
-        "source": entry.source.value,
-        "api_key": None if key is None or entry.source is not Source.API else {"name": key.name},
+        "source": source,
+        "api_key": None if key is None or source != "api" else {"name": key.name},
         "target": None if target is None else {
             "type": target.type,
             "id": target.id,
