@@ -123,7 +123,7 @@ def targets() -> st.SearchStrategy[Target | None]:
     return st.none() | st.builds(
         Target,
         type=st.sampled_from(("lead", "client", "task", "file", "note", "meeting")),
-        id=st.integers(1, 10_000).map(str) | _word,
+        id=st.integers(1, 4) | st.integers(1, 10_000).map(str) | _word,
         label=st.none() | names(),
     )
 
@@ -287,11 +287,17 @@ class QueryPlan:
     size: int = 3
     tz: tzinfo = timezone.utc
     week_start: int = 0
+    target: tuple[str, str | int] | None = None
+    actor: str | int | None = None
 
     def apply(self, log: ActivityLog, org_id: str, viewer: Viewer) -> Query:
         """The query this plan describes, on ``log`` for ``org_id``."""
         query = log.query(org_id, viewer=viewer, tz=self.tz, week_start=self.week_start)
         query = query.search(self.text).category(*self.categories)
+        if self.target is not None:
+            query = query.target(*self.target)
+        if self.actor is not None:
+            query = query.actor(self.actor)
         if self.bucket is not None:
             query = query.date(self.bucket)
         elif self.between is not None:
@@ -365,7 +371,17 @@ def query_plans(draw: st.DrawFn, entries: Sequence[Entry] = ()) -> QueryPlan:
         if start is not None and end is not None and start >= end:
             start, end = (end, start) if end < start else (start, None)
         between = (start, end)
+    present_targets = sorted({(e.target.type, e.target.id) for e in entries if e.target})
+    target_pool = st.tuples(st.sampled_from(("lead", "client", "note")),
+                            st.integers(1, 4) | st.integers(1, 4).map(str))
+    if present_targets:
+        target_pool = st.sampled_from(present_targets) | target_pool
+    target = draw(st.none() | st.none() | target_pool)
+    actor_pool = st.sampled_from(("u1", "u2", "u3", "u4", "svc", "nobody"))
+    actor = draw(st.none() | st.none() | actor_pool)
     return QueryPlan(
+        target=target,
+        actor=actor,
         text=text,
         categories=categories,
         bucket=bucket,

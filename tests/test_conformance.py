@@ -1568,3 +1568,113 @@ def test_equal_labels_of_different_actions_tie_break_by_id(
         got = walk(log.query(ORG, viewer=owner).sort("action", descending=descending), 4)
         assert ids(got) == expected_order(recorded, "action", descending)
     assert log.categories(ORG, viewer=owner) == [("Leads", 3), ("Tasks", 3)]
+
+
+# -- history of one record, activity of one person ------------------------------------------------
+
+
+def history_log(log: ActivityLog, clock: Clock) -> dict[str, list[Entry]]:
+    """Entries about two leads (one id given as an int), a client sharing an id, by three people."""
+    made: dict[str, list[Entry]] = {"lead42": [], "lead7": [], "client42": [], "none": []}
+    people = (ADA, GRACE, Actor(42, "Numbered"))
+    for i in range(24):
+        clock.advance(minutes=7)
+        who = people[i % 3]
+        if i % 4 == 0:
+            made["lead42"].append(rec(log, "lead.updated", actor=who,
+                                      target=Target("lead", 42, "Acme"),
+                                      changes={"status": ("New", f"S{i}")}))
+        elif i % 4 == 1:
+            made["lead7"].append(rec(log, "lead.deleted", actor=who, target=Target("lead", "7")))
+        elif i % 4 == 2:
+            made["client42"].append(rec(log, "client.created", actor=who,
+                                        target=Target("client", "42", "Acme Client")))
+        else:
+            made["none"].append(rec(log, "member.joined", actor=who))
+    rec(log, "lead.updated", org_id=OTHER_ORG, target=Target("lead", "42"))
+    return made
+
+
+def test_target_history_with_every_filter_sort_and_page_size(
+    log: ActivityLog, clock: Clock, owner: Viewer
+) -> None:
+    """.target(type, id) keeps exactly that record's entries (type and id both matter, int ids
+    as text), combined with search, category, dates, actor and every sort, paged by cursor."""
+    made = history_log(log, clock)
+    every = [e for group in made.values() for e in group]
+    query = log.query(ORG, viewer=owner)
+    lead42 = query.target("lead", 42)
+    assert set(ids(walk(lead42, 2))) == set(ids(made["lead42"]))
+    assert query.target("lead", "42").count() == len(made["lead42"])
+    assert set(ids(walk(query.target("client", 42), 3))) == set(ids(made["client42"]))
+    assert query.target("lead", "4").count() == 0
+    assert query.target("Lead", "42").count() == 0  # types are compared exactly
+    middle = sorted(e.occurred_at for e in every)[len(every) // 2]
+    variants = [
+        (lead42.search("numbered"), lambda e: e.actor.name == "Numbered"),
+        (lead42.actor(42), lambda e: e.actor.id == "42"),
+        (lead42.actor("u-ada"), lambda e: e.actor.id == "u-ada"),
+        (lead42.category("Leads"), lambda e: True),
+        (lead42.category("Clients"), lambda e: False),
+        (lead42.between(middle, None), lambda e: e.occurred_at >= middle),
+        (lead42.between(None, middle), lambda e: e.occurred_at < middle),
+        (lead42.date("today"), lambda e: True),
+        (lead42.search("s12"), lambda e: "S12" in e.description),
+    ]
+    for variant, keep in variants:
+        expected = [e for e in made["lead42"] if keep(e)]
+        for sort, descending in (("date", True), ("date", False), ("action", True),
+                                 ("action", False)):
+            sorted_variant = variant.sort(sort, descending)
+            assert ids(walk(sorted_variant, 2)) == expected_order(expected, sort, descending)
+            assert sorted_variant.count() == len(expected)
+
+
+def test_actor_activity_with_every_filter(log: ActivityLog, clock: Clock, owner: Viewer) -> None:
+    """.actor(id) keeps exactly what that person did, with any other filter and sort."""
+    made = history_log(log, clock)
+    every = [e for group in made.values() for e in group]
+    query = log.query(ORG, viewer=owner)
+    for actor_id in ("u-ada", "u-grace", "42", 42):
+        mine = [e for e in every if e.actor.id == str(actor_id)]
+        assert ids(walk(query.actor(actor_id), 4)) == expected_order(mine, "date", True)
+        assert query.actor(actor_id).count() == len(mine)
+        leads = [e for e in mine if e.category == "Leads"]
+        assert ids(walk(query.actor(actor_id).category("Leads").sort("action"), 3)) == (
+            expected_order(leads, "action", False)
+        )
+        deleted = [e for e in mine if e.action == "lead.deleted"]
+        assert set(ids(walk(query.actor(actor_id).search("deleted"), 2))) == set(ids(deleted))
+    assert query.actor("u-nobody").count() == 0
+    assert query.actor("U-ADA").count() == 0  # ids are compared exactly
+
+
+def test_target_and_actor_cursors_belong_to_their_query(
+    log: ActivityLog, clock: Clock, owner: Viewer
+) -> None:
+    """A cursor from one record's history cannot page another record's, or another actor's."""
+    history_log(log, clock)
+    query = log.query(ORG, viewer=owner)
+    cursor = query.target("lead", 42).page(1).next_cursor
+    assert cursor is not None
+    with pytest.raises(InvalidCursor):
+        query.target("lead", 7).page(1, after=cursor)
+    with pytest.raises(InvalidCursor):
+        query.page(1, after=cursor)
+    by_ada = query.actor("u-ada").page(1).next_cursor
+    assert by_ada is not None
+    with pytest.raises(InvalidCursor):
+        query.actor("u-grace").page(1, after=by_ada)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda q: q.target("", "1"), lambda q: q.target("lead", ""), lambda q: q.target(None, 1),
+     lambda q: q.target("lead", None), lambda q: q.target("lead", True),
+     lambda q: q.target("lead", "a\x00"), lambda q: q.actor(""), lambda q: q.actor(None),
+     lambda q: q.actor(3.5), lambda q: q.actor("\ud800")],
+)
+def test_target_and_actor_refuse_bad_values(log: ActivityLog, owner: Viewer, call: Any) -> None:
+    """Empty, missing or wrong-typed targets and actor ids raise InvalidQuery."""
+    with pytest.raises(InvalidQuery):
+        call(log.query(ORG, viewer=owner))

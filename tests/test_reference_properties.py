@@ -246,7 +246,8 @@ def test_search_equals_brute_force(batch: list[dict[str, Any]], data: st.DataObj
 @PROPERTIES
 @given(batch=record_batches(), data=st.data())
 def test_filters_equal_brute_force(batch: list[dict[str, Any]], data: st.DataObject) -> None:
-    """Search, categories and date range together keep exactly the entries passing all three."""
+    """Search, categories, date range, target and actor together keep exactly the entries
+    passing all of them (dates compared to the millisecond)."""
     log, stored = reference_log(batch)
     org = data.draw(orgs_of(stored), label="org")
     plan: QueryPlan = data.draw(query_plans(of_org(stored, org)), label="plan")
@@ -258,8 +259,12 @@ def test_filters_equal_brute_force(batch: list[dict[str, Any]], data: st.DataObj
         if e.org_id == org
         and found_by(e, plan.text)
         and (not plan.categories or e.category in plan.categories)
-        and (spec.since is None or e.occurred_at >= spec.since)
-        and (spec.until is None or e.occurred_at < spec.until)
+        and (spec.since is None or ids.floor_ms(e.occurred_at) >= spec.since)
+        and (spec.until is None or ids.floor_ms(e.occurred_at) < spec.until)
+        and (plan.target is None or (
+            e.target is not None and (e.target.type, e.target.id) == tuple(map(str, plan.target))
+        ))
+        and (plan.actor is None or e.actor.id == str(plan.actor))
     ]
     assert [e.id for e in walk(query, plan.size)] == in_order(
         expected, query.sort_field, query.descending

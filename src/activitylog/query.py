@@ -17,8 +17,8 @@ import attrs
 from dateutil.relativedelta import relativedelta
 
 from . import ids, search
-from .errors import InvalidCursor, InvalidQuery, NaiveDatetime, UnknownCategory
-from .models import Entry, Page, Target
+from .errors import InvalidCursor, InvalidEntry, InvalidQuery, NaiveDatetime, UnknownCategory
+from .models import Actor, Entry, Page, Target
 from .registry import ActionRegistry
 from .stores.base import QuerySpec, SortField, SortKey, Store, sort_key
 
@@ -141,13 +141,25 @@ class Query:
         return attrs.evolve(self, categories=tuple(dict.fromkeys(checked)))
 
     def target(self, type: str, id: str | int | uuid.UUID) -> Query:
-        """Keep entries about one record: the history of ``Target(type, id)``."""
-        checked = Target(type, id)  # the same rules (and id conversion) as recording
+        """Keep entries about one record: the history of ``Target(type, id)``.
+
+        ``id`` may be an integer or a UUID, as when recording; it is compared as text.
+        """
+        try:
+            checked = Target(type, id)  # the same rules (and id conversion) as recording
+        except InvalidEntry as exc:
+            raise InvalidQuery(f"target({type!r}, {id!r}): {exc}") from None
         return attrs.evolve(self, target_key=(checked.type, checked.id))
 
     def actor(self, actor_id: str | int | uuid.UUID) -> Query:
-        """Keep entries made by one actor: a member's recent activity."""
-        checked = Target("actor", actor_id)  # an actor id follows a target id's rules
+        """Keep entries made by one actor: a member's recent activity.
+
+        ``actor_id`` may be an integer or a UUID, as when recording; it is compared as text.
+        """
+        try:
+            checked = Actor(actor_id, "-")  # an actor id follows the recording rules
+        except InvalidEntry as exc:
+            raise InvalidQuery(f"actor({actor_id!r}): {exc}") from None
         return attrs.evolve(self, actor_id=checked.id)
 
     def date(self, bucket: DateBucket | str | None) -> Query:
