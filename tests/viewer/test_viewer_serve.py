@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,3 +101,36 @@ class TestServe:
         with pytest.raises(CliError, match="NOT_SET_ANYWHERE"):
             serve.start(parse(["serve", "--db", str(database), "--key-env", "NOT_SET_ANYWHERE"]),
                         Output("never"))
+
+
+class TestCommand:
+    def test_activitylog_serve_runs_until_interrupted(self, database: Path) -> None:
+        """The real command prints its URL, serves the page, and stops cleanly on Ctrl-C."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "activitylog", "serve", "--db", str(database),
+             "--port", "0", "--org", ORG],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            assert process.stdout is not None
+            url = ""
+            for _ in range(5):
+                line = process.stdout.readline()
+                if "?token=" in line:
+                    url = line.strip()
+                    break
+            assert url.startswith("http://127.0.0.1:"), url or process.stderr.read()
+            parts = urlsplit(url)
+            first = fetch(url, f"{parts.path}?{parts.query}")
+            assert first.status == 302
+            cookie = first.getheader("Set-Cookie").split(";")[0]
+            page = fetch(url, parts.path, cookie)
+            assert page.status == 200 and b"al-row" in page.body
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=30)
+            assert process.returncode == 0, err
+            assert "Stopped." in out
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
