@@ -263,6 +263,13 @@ class TestPage:
         page = body(get(app, owner, "/?q=zzzznothing")).decode()
         assert "No matching entries" in page and 'href="/"' in page
 
+    def test_scope_banner_names_the_member_and_record(self, app: ViewerApp, owner: Viewer) -> None:
+        """A member's activity and a record's history say whose and which, escaped."""
+        page = body(get(app, owner, "/?actor=u-evil")).decode()
+        assert "Activity of Mallory &lt;img src=x onerror=" in page
+        page = body(get(app, owner, "/?target=lead%3A3")).decode()
+        assert re.search(r"History of lead 3 “Lead #3”", page)
+
     def test_links_follow_the_mount_point(self, app: ViewerApp, owner: Viewer) -> None:
         """Mounted at /settings/activity/, every link and asset starts there."""
         root = "/settings/activity/"

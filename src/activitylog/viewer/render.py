@@ -156,11 +156,17 @@ def _filters(data: dict[str, Any], root: str) -> str:
 
 def _scope(data: dict[str, Any]) -> str:
     f = data["filters"]
+    entries = data["entries"]
     bits = []
     if f["target"]:
-        bits.append(f"History of {esc(f['target']['type'])} {esc(f['target']['id'])}")
+        # The record's label and the member's name as the newest entry shown has them.
+        label = next((e["target"]["label"] for e in entries if e["target"]
+                      and e["target"]["label"]), None)
+        shown = f" “{esc(label)}”" if label else ""
+        bits.append(f"History of {esc(f['target']['type'])} {esc(f['target']['id'])}{shown}")
     if f["actor"]:
-        bits.append(f"Activity of member {esc(f['actor'])}")
+        name = next((e["actor"]["name"] for e in entries), f["actor"])
+        bits.append(f"Activity of {esc(name)}")
     if not bits:
         return ""
     return (
