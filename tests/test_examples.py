@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -126,9 +127,10 @@ class TestService:
 
 def run_in(folder: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``python *args`` inside ``examples/<folder>`` (warnings are errors there too)."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     return subprocess.run(
         [sys.executable, "-W", "error", *args], cwd=EXAMPLES / folder, capture_output=True,
-        text=True, encoding="utf-8", timeout=120, check=False,
+        text=True, encoding="utf-8", timeout=120, check=False, env=env,
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("django")
 
+import al_django  # noqa: F401  (configures Django)
 from django.contrib.auth.models import User
 from django.core.checks import run_checks
 from django.core.management import call_command

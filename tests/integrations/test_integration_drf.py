@@ -9,6 +9,7 @@ import pytest
 
 pytest.importorskip("rest_framework")
 
+import al_django  # noqa: F401  (configures Django)
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
