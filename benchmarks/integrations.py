@@ -9,9 +9,9 @@ served through Django's test client three ways: **plain** (no activitylog), **mi
 (the context set for the request, nothing recorded) and **recorded** (the middleware, and one
 entry recorded with ``record()``, written when the transaction commits); on PostgreSQL also
 **same-transaction** (``SAME_TRANSACTION``: the entry appended inside the view's own
-transaction, one commit for both). Each round times
-``--requests`` requests of each variant, interleaved; the table shows the median over
-``--repeat`` rounds of the mean per request, and each variant's ratio to plain. The app's
+transaction, one commit for both). Each round times ``--requests`` requests of each variant,
+the variants taking turns every 50 requests; the table shows the median over ``--repeat``
+rounds of the mean per request, and each variant's ratio to plain. The app's
 database and the log are both SQLite files, or, with a PostgreSQL URL, both PostgreSQL (the
 app through Django's backend, the log through the PostgreSQL store).
 """
@@ -34,6 +34,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 VARIANTS = ("plain", "middleware", "recorded")
+#: Requests of one variant before the next variant's turn.
+CHUNK = 50
 MIDDLEWARE = "activitylog.integrations.django.ActivityLogMiddleware"
 
 
@@ -146,12 +148,17 @@ def _client(variant: str) -> Any:
     return client
 
 
+def _settings(variant: str, same: dict[str, Any]) -> Any:
+    from django.test import override_settings
+
+    return override_settings(**({"ACTIVITYLOG": same} if variant == "same-transaction" else {}))
+
+
 def run(requests: int, repeat: int, url: str | None, workdir: str | None) -> dict[str, Any]:
     """Time each variant; returns seconds per request (median of rounds) and counts."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         _setup(url, Path(tmp))
         from django.conf import settings
-        from django.test import override_settings
 
         from activitylog.integrations.django import get_log
 
@@ -161,19 +168,28 @@ def run(requests: int, repeat: int, url: str | None, workdir: str | None) -> dic
                  "same-transaction": "/recorded"}
         same = {**settings.ACTIVITYLOG, "SAME_TRANSACTION": True}
         rounds: dict[str, list[float]] = {v: [] for v in variants}
+        for client_variant in variants:  # warm up
+            with _settings(client_variant, same):
+                for _ in range(max(requests // 10, 1)):
+                    clients[client_variant].post(paths[client_variant])
         for _ in range(repeat):
-            for variant in variants:
-                client, target = clients[variant], paths[variant]
-                with override_settings(**({"ACTIVITYLOG": same}
-                                          if variant == "same-transaction" else {})):
-                    for _ in range(max(requests // 10, 1)):  # warm up
-                        client.post(target)
-                    start = time.perf_counter()
-                    for _ in range(requests):
-                        response = client.post(target)
-                    elapsed = time.perf_counter() - start
+            # Variants take turns every CHUNK requests, so that a machine's drift (other
+            # processes, CPU frequency) spreads over all of them instead of favouring one.
+            totals = dict.fromkeys(variants, 0.0)
+            done = 0
+            while done < requests:
+                size = min(CHUNK, requests - done)
+                for variant in variants:
+                    client, target = clients[variant], paths[variant]
+                    with _settings(variant, same):
+                        start = time.perf_counter()
+                        for _ in range(size):
+                            response = client.post(target)
+                        totals[variant] += time.perf_counter() - start
                     assert response.status_code == 201, response.content
-                    rounds[variant].append(elapsed / requests)
+                done += size
+            for variant in variants:
+                rounds[variant].append(totals[variant] / requests)
         log = get_log()
         recorded = log.store.head("bench")
         report = {
