@@ -6,7 +6,9 @@
 For the first page and each filter change, the viewer's JSON API (``ViewerApp.handle``: the
 query, category counts, the page dict and its JSON) and its HTML page are timed against the
 query builder's ``page()`` for the same filters, on the largest organization; the median of
-``--repeat`` runs, each the mean over enough calls to last ``min_time``. The chart (one count
+``--repeat`` rounds, each the mean over enough calls to last ``min_time``; the three take turns
+in every round and a ratio is the median of the rounds' ratios, so that the load of the
+machine at one moment weighs on both sides alike. The chart (one count
 per day) and the page's own assets (their total size, to stay under 60 KB) are reported too.
 The database is built once in ``--workdir`` and reused while it holds the asked-for size.
 """
@@ -34,20 +36,27 @@ from benchmarks.workload import RARE_FRAGMENT, generate
 ASSET_BUDGET = 60 * 1024
 
 
-def timed(fn: Callable[[], Any], repeat: int, min_time: float) -> float:
-    """Median over ``repeat`` runs of the mean seconds per call (each run lasts min_time)."""
-    fn()  # warm caches
-    runs = []
+def per_call(fn: Callable[[], Any], min_time: float) -> float:
+    """Mean seconds per call over calls lasting at least ``min_time`` in all."""
+    calls, start = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time:
+            return elapsed / calls
+
+
+def alternated(fns: list[Callable[[], Any]], repeat: int, min_time: float) -> list[list[float]]:
+    """Seconds per call of each function, ``repeat`` rounds taking turns (so that a busy
+    moment of the machine falls on all of them alike); one list of rounds per function."""
+    for fn in fns:
+        fn()  # warm caches
+    rounds: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        calls, start = 0, time.perf_counter()
-        while True:
-            fn()
-            calls += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time:
-                break
-        runs.append(elapsed / calls)
-    return statistics.median(runs)
+        for i, fn in enumerate(fns):
+            rounds[i].append(per_call(fn, min_time))
+    return rounds
 
 
 def database(workdir: Path, n: int, seed: int) -> tuple[Path, str, dict[str, Any]]:
@@ -135,14 +144,21 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for name, qs, builder in cases(q, facts):
-        ours = timed(handle("/api/entries", qs), args.repeat, args.min_time)
-        page = timed(handle("/", qs), args.repeat, args.min_time)
-        alone = timed(builder, args.repeat, args.min_time)
-        rows.append({"case": name, "query": qs, "api_ms": ours * 1e3, "html_ms": page * 1e3,
-                     "builder_ms": alone * 1e3, "api_ratio": ours / alone,
-                     "html_ratio": page / alone})
-    chart = timed(handle("/chart.svg", ""), args.repeat, args.min_time)
-    chart_leads = timed(handle("/chart.svg", "category=Leads"), args.repeat, args.min_time)
+        api, html, alone = alternated([handle("/api/entries", qs), handle("/", qs), builder],
+                                      args.repeat, args.min_time)
+        med = statistics.median
+        rows.append({
+            "case": name, "query": qs, "api_ms": med(api) * 1e3, "html_ms": med(html) * 1e3,
+            "builder_ms": med(alone) * 1e3,
+            # the ratio of each round, then their median: rounds ran under the same load
+            "api_ratio": med(a / b for a, b in zip(api, alone, strict=True)),
+            "html_ratio": med(h / b for h, b in zip(html, alone, strict=True)),
+        })
+    chart, chart_leads = (
+        statistics.median(r) for r in alternated(
+            [handle("/chart.svg", ""), handle("/chart.svg", "category=Leads")],
+            args.repeat, args.min_time)
+    )
     assets = {name: len(asset.body) for name, asset in static.ASSETS.items()}
     log.close()
 

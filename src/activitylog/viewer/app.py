@@ -111,8 +111,12 @@ def _respond(status: int, content_type: str, body: bytes | Iterable[bytes],
     return Response(status, headers, body)
 
 
+# One encoder for every answer: json.dumps with options builds a new one per call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _json(status: int, data: Any) -> Response:
-    return _respond(status, _JSON, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+    return _respond(status, _JSON, _ENCODE(data).encode("utf-8"))
 
 
 class ViewerApp:
