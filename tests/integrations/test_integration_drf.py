@@ -87,6 +87,14 @@ class TestTokenRequests:
         assert entry.api_key is not None and entry.api_key.name == "Zapier sync"
         assert entry.source is Source.API
 
+    def test_decorated_function_views_record_successes_only(self, api: APIClient) -> None:
+        """@api_view + records(): a 400 records nothing, a 201 records its data's target."""
+        assert api.post("/api/create", {}, format="json").status_code == 400
+        assert api.post("/api/create", {"name": "Fn"}, format="json").status_code == 201
+        [entry] = entries()
+        assert entry.target is not None and (entry.target.id, entry.target.label) == ("9", "Fn")
+        assert entry.source is Source.API
+
     def test_the_mixin_binds_the_context_for_the_core_api(self, api: APIClient) -> None:
         """log.record() in a mixin view is attributed to the key's user with the key."""
         assert api.get("/api/leads/").status_code == 200

@@ -16,6 +16,7 @@ urlpatterns = [
     path("direct", views.log_direct),
     path("async", views.async_create),
     path("api/touch", views.api_touch),
+    path("api/create", views.api_create),
     path("settings/activity/", include("activitylog.integrations.django.urls")),
     path("", include(router.urls)),
 ]

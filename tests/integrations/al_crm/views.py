@@ -89,3 +89,12 @@ def api_touch(request: Any) -> Response:
     """A function view: DRF authenticates after the middleware; record() catches up."""
     record("lead.updated", target=Target("lead", "7", "Touched"))
     return Response({"ok": True})
+
+
+@api_view(["POST"])
+@drf.records("lead.created", target="lead")
+def api_create(request: Any) -> Response:
+    """A function view decorated with drf.records: target from the response data."""
+    if not request.data.get("name"):
+        return Response({"name": ["required"]}, status=400)
+    return Response({"id": 9, "name": request.data["name"]}, status=201)
