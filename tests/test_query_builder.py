@@ -277,8 +277,8 @@ class TestSearch:
         assert query.search("   ").count() == 30
 
     def test_not_text(self, query: Query) -> None:
-        """Search text must be a string."""
-        with pytest.raises(TypeError):
+        """Search text must be a string: anything else raises InvalidQuery."""
+        with pytest.raises(InvalidQuery, match="must be a string"):
             query.search(None)  # type: ignore[arg-type]
 
 

@@ -201,7 +201,7 @@ class TestRegistrationErrors:
     def test_action_type_and_fields(self, billing: ActionRegistry) -> None:
         """Passing an ActionType together with fields is a usage error."""
         action = ActionType("invoice.x", "X", "Billing", "update")
-        with pytest.raises(TypeError):
+        with pytest.raises(InvalidAction):
             billing.register(action, label="Y")
 
     def test_registry_errors_share_a_base(self) -> None:

@@ -14,7 +14,14 @@ from typing import Any, TypeVar, cast
 import attrs
 
 from . import access, context, ids
-from .errors import InvalidEntry, InvalidQuery, MetadataError, MissingContext, NaiveDatetime
+from .errors import (
+    ConfigurationError,
+    InvalidEntry,
+    InvalidQuery,
+    MetadataError,
+    MissingContext,
+    NaiveDatetime,
+)
 from .integrity import Checkpoint, HashChain, VerifyReport, verify
 from .models import Actor, ActorKind, ApiKeyRef, Entry, Source, Target, _check_text
 from .query import Query, resolve_tz, resolve_week_start
@@ -118,11 +125,28 @@ class ActivityLog:
             from .stores.memory import MemoryStore
 
             store = MemoryStore()
+        elif not isinstance(store, Store):
+            raise ConfigurationError(
+                f"store must be a Store (e.g. open_store('sqlite:///activity.db')), "
+                f"not {type(store).__name__}"
+            )
+        if registry is not None and not isinstance(registry, ActionRegistry):
+            raise ConfigurationError(
+                f"registry must be an ActionRegistry, not {type(registry).__name__}"
+            )
+        if not callable(clock) or isinstance(clock, type):
+            raise ConfigurationError(
+                f"clock must be a function returning an aware datetime, not {type(clock).__name__}"
+            )
+        if not isinstance(integrity, bool):
+            raise ConfigurationError(f"integrity must be True or False, not {integrity!r}")
         self.store = store
         self.registry = registry if registry is not None else ActionRegistry()
         self.clock = clock
         self.policy = access.checked_policy(policy)
-        self.chain: HashChain | None = HashChain(integrity_key) if integrity else None
+        self.chain: HashChain | None = (
+            HashChain(_checked_key(integrity_key)) if integrity else None
+        )
         self._ids = ids.IdGenerator()
 
     @classmethod
@@ -232,14 +256,19 @@ class ActivityLog:
         if api_key is not None:
             context.check_api_source(source)
         if occurred_at is None:
-            occurred_at = self.clock()
-            if occurred_at.tzinfo is None:
-                raise NaiveDatetime("the clock's time")
+            occurred_at = _clock_time(self.clock)
         elif not isinstance(occurred_at, datetime):
             raise InvalidEntry(f"occurred_at must be a datetime, not {type(occurred_at).__name__}")
         elif occurred_at.tzinfo is None or occurred_at.utcoffset() is None:
             raise NaiveDatetime("occurred_at")
-        occurred_at = occurred_at.astimezone(timezone.utc)
+        else:
+            try:
+                occurred_at = occurred_at.astimezone(timezone.utc)
+            except OverflowError:
+                raise InvalidEntry(
+                    f"occurred_at {occurred_at!r} is outside the supported range "
+                    f"{ids.EPOCH.year}..{ids.MAX_TIME.year - 1}"
+                ) from None
         if changes is not None:
             if not isinstance(changes, Mapping):
                 raise MetadataError("changes must map field names to (old, new) pairs")
@@ -290,6 +319,7 @@ class ActivityLog:
         source and API key default to the active :meth:`context`. Inside :meth:`batch` the entry
         is written when the batch ends and the unstored entry is returned.
         """
+        _check_fields(fields)
         entry = self.build(action, **fields)
         pending = _open_batch(self)
         if pending is not None:
@@ -304,6 +334,7 @@ class ActivityLog:
         :func:`asyncio.to_thread` (which carries the context along). Inside :meth:`batch` the
         entry joins the batch, as with ``record()``.
         """
+        _check_fields(fields)
         entry = self.build(action, **fields)
         pending = _open_batch(self)
         if pending is not None:
@@ -322,6 +353,10 @@ class ActivityLog:
         return await asyncio.to_thread(self.store.append, entries, self.chain)
 
     def _build_many(self, records: Iterable[Mapping[str, Any]]) -> list[Entry]:
+        if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Iterable):
+            raise InvalidEntry(
+                f"record_many() takes an iterable of mappings, not {type(records).__name__}"
+            )
         entries = []
         for item in records:
             if not isinstance(item, Mapping):
@@ -331,6 +366,7 @@ class ActivityLog:
                 action = fields.pop("action")
             except KeyError:
                 raise InvalidEntry("each record needs an 'action'") from None
+            _check_fields(fields)
             entries.append(self.build(action, **fields))
         return entries
 
@@ -388,9 +424,16 @@ class ActivityLog:
         with :meth:`arecord`, off the event loop.
         """
         self.registry.get(action)  # fail at decoration time, not at the first call
+        if when is not None and not callable(when):
+            raise ConfigurationError(f"when must be a function of the call, not {when!r}")
 
         def decorate(fn: F) -> F:
-            signature = inspect.signature(fn)
+            if not callable(fn):
+                raise ConfigurationError(f"@log.records decorates a function, not {fn!r}")
+            try:
+                signature = inspect.signature(fn)
+            except (TypeError, ValueError) as exc:
+                raise ConfigurationError(f"cannot decorate {fn!r}: {exc}") from None
 
             def fields_of(
                 args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
@@ -450,8 +493,7 @@ class ActivityLog:
         week_start: int | str = 0,
     ) -> Query:
         """A query over one organization's log, for a viewer the access policy allows."""
-        if not isinstance(org_id, str) or not org_id.strip():
-            raise InvalidQuery(f"org_id must be a non-empty string, not {org_id!r}")
+        _check_org(org_id)
         access.check(self.policy, viewer, org_id)
         return Query(
             store=self.store,
@@ -467,8 +509,7 @@ class ActivityLog:
 
         Categories a custom registry no longer knows come last, alphabetically.
         """
-        if not isinstance(org_id, str) or not org_id.strip():
-            raise InvalidQuery(f"org_id must be a non-empty string, not {org_id!r}")
+        _check_org(org_id)
         access.check(self.policy, viewer, org_id)
         counts = self.store.categories(org_id)
         order = {name: i for i, name in enumerate(self.registry.categories)}
@@ -489,6 +530,9 @@ class ActivityLog:
 
         Verification is an operator's task: a ``viewer`` is checked when given.
         """
+        _check_org(org_id)
+        if since is not None and not isinstance(since, Checkpoint):
+            raise InvalidQuery(f"since must be a Checkpoint, not {type(since).__name__}")
         if viewer is not None:
             access.check(self.policy, viewer, org_id)
         return verify(self.store, org_id, self._chain(), since)
@@ -498,11 +542,67 @@ class ActivityLog:
 
         Take it after a clean :meth:`verify`, so that it vouches for a chain known to be intact.
         """
+        _check_org(org_id)
         self._chain()  # without a chain there is nothing a checkpoint could vouch for
         head = self.store.head(org_id)
+        now = _clock_time(self.clock)
         if head is None:
-            return Checkpoint(org_id, 0, GENESIS, self.clock())
-        return Checkpoint(org_id, head.seq, head.hash or GENESIS, self.clock())
+            return Checkpoint(org_id, 0, GENESIS, now)
+        return Checkpoint(org_id, head.seq, head.hash or GENESIS, now)
 
+
+def _check_fields(fields: Mapping[Any, Any]) -> None:
+    if not all(isinstance(name, str) for name in fields):
+        raise InvalidEntry("the keys of a record must be argument names (strings)")
+    unknown = sorted(set(fields) - _RECORD_FIELDS)
+    if unknown:
+        raise InvalidEntry(
+            f"unknown record argument(s) {', '.join(unknown)}; "
+            f"use {', '.join(sorted(_RECORD_FIELDS))}"
+        )
+
+
+def _check_org(org_id: object) -> None:
+    if not isinstance(org_id, str) or not org_id.strip():
+        raise InvalidQuery(f"org_id must be a non-empty string, not {org_id!r}")
+    try:
+        org_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidQuery(f"org_id {org_id!r} is not valid Unicode text") from None
+
+
+def _checked_key(key: object) -> bytes | str | None:
+    """``integrity_key`` when it is usable: None, or non-empty bytes or text."""
+    if key is None:
+        return None
+    if not isinstance(key, (bytes, str)):
+        raise ConfigurationError(
+            f"integrity_key must be bytes or text (a secret), not {type(key).__name__}"
+        )
+    if not key:
+        raise ConfigurationError("integrity_key must not be empty")
+    if isinstance(key, str):
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigurationError("integrity_key is not valid Unicode text") from None
+    return key
+
+
+def _clock_time(clock: Callable[[], datetime]) -> datetime:
+    """The clock's time, checked: an aware datetime in UTC."""
+    moment = clock()
+    if not isinstance(moment, datetime):
+        raise ConfigurationError(f"the clock returned {type(moment).__name__}, not a datetime")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise NaiveDatetime("the clock's time")
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise InvalidEntry(f"the clock's time {moment!r} is outside the supported range") from None
+
+
+#: The keyword arguments of ``record()`` (and of each ``record_many()`` item besides "action").
+_RECORD_FIELDS = frozenset(inspect.signature(ActivityLog.build).parameters) - {"self", "action"}
 
 _LOG_OPTIONS = frozenset({"registry", "clock", "integrity_key", "policy", "integrity"})

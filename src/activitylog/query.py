@@ -41,9 +41,13 @@ def resolve_tz(tz: str | tzinfo) -> tzinfo:
     """An IANA zone name (or a tzinfo) as a tzinfo; raises :class:`InvalidQuery` if unknown."""
     if isinstance(tz, tzinfo):
         return tz
+    if not isinstance(tz, str) or not tz or len(tz) > 255 or "\x00" in tz:
+        raise InvalidQuery(
+            f"unknown time zone {tz!r:.80} (use an IANA name such as 'Europe/Paris')"
+        )
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError, UnicodeError):
         raise InvalidQuery(
             f"unknown time zone {tz!r} (use an IANA name such as 'Europe/Paris')"
         ) from None
@@ -90,7 +94,10 @@ def _aware(value: datetime, field: str) -> datetime:
         raise InvalidQuery(f"{field} must be a datetime, not {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveDatetime(field)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise InvalidQuery(f"{field} {value!r} is beyond the range of datetimes in UTC") from None
 
 
 @attrs.frozen
@@ -201,6 +208,8 @@ class Query:
         since, until = self.since, self.until
         if self.bucket is not None:
             moment = now if now is not None else self.clock()
+            if not isinstance(moment, datetime):
+                raise InvalidQuery(f"now must be a datetime, not {type(moment).__name__}")
             if moment.tzinfo is None or moment.utcoffset() is None:
                 raise NaiveDatetime("now" if now is not None else "the clock's time")
             since, until = bucket_range(self.bucket, moment, self.tz, self.week_start)

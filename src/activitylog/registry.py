@@ -110,6 +110,9 @@ class ActionType:
         return " ".join(text.split()).replace(" ()", "")
 
 
+_ACTION_FIELDS = frozenset(a.name for a in attrs.fields(ActionType)) - {"key"}
+
+
 class ActionRegistry:
     """The actions and categories a log accepts; thread-safe to register into.
 
@@ -156,11 +159,18 @@ class ActionRegistry:
                 raise InvalidAction("an action key must be a non-empty string")
             fields.setdefault("label", action.replace(".", " ").replace("_", " ").title())
             fields.setdefault("kind", Kind.UPDATE)
+            unknown = sorted(set(fields) - _ACTION_FIELDS)
+            if unknown or "category" not in fields:
+                raise InvalidAction(
+                    f"action {action!r}: "
+                    + (f"unknown field(s) {', '.join(unknown)}" if unknown else "no category")
+                    + f"; give {', '.join(sorted(_ACTION_FIELDS))} (category is required)"
+                )
             action = ActionType(action, **fields)
         elif not isinstance(action, ActionType):
-            raise TypeError(f"register an ActionType or a key, not {type(action).__name__}")
+            raise InvalidAction(f"register an ActionType or a key, not {type(action).__name__}")
         elif fields:
-            raise TypeError("pass either an ActionType or a key with fields, not both")
+            raise InvalidAction("pass either an ActionType or a key with fields, not both")
         with self._lock:
             if action.key in self._actions:
                 raise DuplicateAction(f"action {action.key!r} is already registered")

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 import attrs
 
 from .. import ids, search
+from ..errors import ConfigurationError
 from ..models import Entry
 from .base import GENESIS, Chain, ChainHead, QuerySpec, same_request, sort_key
 
@@ -31,8 +32,14 @@ class MemoryStore:
         self._heads: dict[str, ChainHead] = {}
 
     @classmethod
-    def from_url(cls, url: str) -> MemoryStore:
-        """``memory://`` (nothing after the scheme)."""
+    def from_url(cls, url: str, **options: object) -> MemoryStore:
+        """``memory://`` (nothing after the scheme, and no options)."""
+        if options:
+            raise ConfigurationError(
+                f"memory:// takes no options; got {', '.join(sorted(options))}"
+            )
+        if url.split("://", 1)[1]:
+            raise ConfigurationError(f"memory:// takes nothing after the scheme, not {url!r}")
         return cls()
 
     def append(self, entries: Sequence[Entry], chain: Chain | None) -> list[Entry]:
