@@ -124,6 +124,18 @@ class TestMiddlewareAndRecord:
         [entry] = entries()
         assert entry.actor.name == "Ada Lovelace"
 
+    def test_anonymous_async_requests_record_nothing(self, db: None) -> None:
+        """An async view without a user: arecord() returns None, even when the org resolver
+        queries the database (it runs off the event loop)."""
+        import asyncio
+
+        def org_from_db(request: Any) -> str:
+            return str(User.objects.count() + 100)
+
+        with override_settings(ACTIVITYLOG={**LOG, "ORG": org_from_db}):
+            response = asyncio.run(AsyncClient().get("/async"))
+        assert response.json() == {"recorded": False}
+
 
 @pytest.mark.django_db(transaction=True)
 class TestViewDecorator:

@@ -27,6 +27,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
+from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from ...errors import ConfigurationError
@@ -38,9 +39,11 @@ from .conf import get_config, get_log, get_registry
 from .middleware import (
     ActivityLogMiddleware,
     RequestContext,
+    bind_late,
     current_request,
     is_anonymous,
     late_authentication,
+    late_context,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -97,7 +100,9 @@ async def arecord(action: str, **fields: Any) -> Entry | None:
     """Record from an async view without blocking the event loop (written at once: async
     views run outside transactions)."""
     log = get_log()
-    with late_authentication():
+    # Resolvers may query the database, which Django forbids on the event loop.
+    values = await sync_to_async(late_context)()
+    with bind_late(values):
         if fields.get("actor") is None and is_anonymous():
             return None
         return await _arecord(log, action, **fields)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import attrs
@@ -101,20 +101,29 @@ def bind_request(request: Any, values: RequestContext) -> Iterator[RequestContex
         _state.reset(token)
 
 
-@contextmanager
-def late_authentication() -> Iterator[None]:
-    """Re-read the user if the request had none when the middleware ran: DRF authenticates in
-    the view and sets the user (and ``auth``) on the Django request then."""
+def late_context() -> RequestContext | None:
+    """The request's context read again, if it had no user when the middleware ran (DRF
+    authenticates in the view, and sets the user and ``auth`` on the Django request then)."""
     state = _state.get()
     if state is None or state.authenticated:
-        yield
-        return
+        return None
     values = resolve(state.request, details=False)
-    if not values.authenticated:
+    return values if values.authenticated else None
+
+
+@contextmanager
+def bind_late(values: RequestContext | None) -> Iterator[None]:
+    """Bind what :func:`late_context` found (nothing if it found nothing) for the block."""
+    if values is None:
         yield
         return
     with context.bound(org_id=values.org_id, actor=values.actor, api_key=values.api_key):
         yield
+
+
+def late_authentication() -> AbstractContextManager[None]:
+    """Bind :func:`late_context` for the block."""
+    return bind_late(late_context())
 
 
 def is_anonymous() -> bool:
