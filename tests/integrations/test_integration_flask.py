@@ -123,6 +123,26 @@ class TestFlaskExtension:
         assert ambient() == (None, None, None, None)
         assert current_details() is None
 
+    def test_a_user_loaded_after_the_extensions_hook_is_still_seen(self) -> None:
+        """init_app before the host's own login hook: record() looks for the user again."""
+        log = ActivityLog()
+        app = flask.Flask("late")
+        audit = FlaskActivityLog(log, app)
+
+        @app.before_request
+        def login() -> None:
+            flask.g.org_id = "acme"
+            flask.g.user = type("U", (), {"pk": "1", "name": "Ada Lovelace"})()
+
+        @app.post("/direct")
+        def direct() -> Any:
+            audit.record("lead.updated", target=Target("lead", "1"))
+            return "ok"
+
+        app.test_client().post("/direct")
+        [entry] = entries(log)
+        assert entry.actor == USERS["ada"] and entry.org_id == "acme"
+
     def test_request_details_can_be_switched_off(self) -> None:
         """RequestSettings.off() records no request metadata."""
         log = ActivityLog()
