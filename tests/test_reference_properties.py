@@ -3,6 +3,7 @@ answers as the definitions say (checked against brute force written here, indepe
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -287,8 +288,19 @@ def test_one_org_never_sees_another(batch: list[dict[str, Any]]) -> None:
         assert {e.id for e in log.store.chain(org)} == own
 
 
+def test_every_combining_mark_lies_below_the_scanned_range() -> None:
+    """``search`` builds its classes of combining marks from the code points below
+    ``MARKS_BELOW``; none lies above (with this Python's Unicode database)."""
+    assert not [c for c in range(search.MARKS_BELOW, sys.maxunicode + 1)
+                if unicodedata.combining(chr(c))]
+
+
+_FOLDING = st.sampled_from(["\u0301", "\u0327", "\U0001d165", "\U0001e94a", "ı", "İ", "ﬁ",
+                            "Æ", "Ø", "ß", "ǅ", "ẞ", "Ⅻ", "ｆ", "“", "\u00a0", *FOLDED_LETTERS])
+
+
 @PROPERTIES
-@given(text=st.text(st.characters(exclude_categories=("Cs",)), max_size=40))
+@given(text=st.text(st.characters(exclude_categories=("Cs",)) | _FOLDING, max_size=40))
 def test_search_folding_is_the_documented_one_and_stable(text: str) -> None:
     """``search.normalize`` equals the documented steps for any Unicode text (its ASCII
     shortcut included), and folding twice changes nothing more."""

@@ -21,6 +21,8 @@ quotes and backslashes are literal. A query may hold at most :data:`MAX_SEARCH_W
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
 
 from .errors import InvalidQuery
@@ -33,10 +35,30 @@ MAX_SEARCH_WORDS = 32
 #: The longest search text, in characters.
 MAX_SEARCH_CHARS = 1000
 
-# Letters whose mark is part of the letter (no decomposition), folded after casefolding.
-_LETTERS = str.maketrans(
-    {"ı": "i", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "ħ": "h", "ŧ": "t", "æ": "ae", "œ": "oe"}
-)
+#: Letters whose mark is part of the letter (no decomposition), folded after casefolding.
+FOLDED_LETTERS = {
+    "ı": "i", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "ħ": "h", "ŧ": "t", "æ": "ae", "œ": "oe",
+}
+#: Every combining mark (non-zero canonical combining class) lies below this code point.
+MARKS_BELOW = 0x20000
+
+
+@functools.cache
+def _marks() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    # Character classes of the combining marks, in and beyond the BMP: ``re`` tests a class of
+    # BMP ranges with a bitmap, several times faster than a Python loop over the characters.
+    bmp: list[str] = []
+    astral: list[str] = []
+    start = None
+    for code in range(0x300, MARKS_BELOW + 1):
+        mark = code < MARKS_BELOW and unicodedata.combining(chr(code)) != 0
+        if mark and start is None:
+            start = code
+        elif not mark and start is not None:
+            part = f"{re.escape(chr(start))}-{re.escape(chr(code - 1))}"
+            (bmp if code <= 0x10000 else astral).append(part)
+            start = None
+    return re.compile(f"[{''.join(bmp)}]+"), re.compile(f"[{''.join(astral)}]+")
 
 
 def normalize(text: str) -> str:
@@ -44,8 +66,16 @@ def normalize(text: str) -> str:
     if text.isascii():
         return text.lower()  # the same result, without the Unicode passes
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    stripped = "".join(c for c in folded if not unicodedata.combining(c))
-    return stripped.translate(_LETTERS)
+    if folded.isascii():
+        return folded
+    bmp, astral = _marks()
+    folded = bmp.sub("", folded)
+    if max(folded, default="") > "\uffff":
+        folded = astral.sub("", folded)
+    for letter, base in FOLDED_LETTERS.items():
+        if letter in folded:
+            folded = folded.replace(letter, base)
+    return folded
 
 
 def terms(text: str) -> tuple[str, ...]:
