@@ -37,6 +37,7 @@ from .log import MAX_CHANGES_BYTES, MAX_METADATA_BYTES, MAX_NESTING, ActivityLog
 from .models import Actor, ActorKind, ApiKeyRef, Entry, Kind, Page, Source, Target
 from .query import DateBucket, Query
 from .registry import ActionRegistry, ActionType
+from .search import MAX_SEARCH_CHARS, MAX_SEARCH_WORDS
 from .stores import Store, open_store
 
 
@@ -56,6 +57,8 @@ __all__ = [
     "MAX_CHANGES_BYTES",
     "MAX_METADATA_BYTES",
     "MAX_NESTING",
+    "MAX_SEARCH_CHARS",
+    "MAX_SEARCH_WORDS",
     "ActionRegistry",
     "ActionType",
     "ActivityLog",
