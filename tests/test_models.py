@@ -333,6 +333,12 @@ class TestRelativeTime:
         moment = datetime.now(timezone.utc) - timedelta(days=3, hours=1)
         assert entry_at(log, moment).relative_time() == "3 days ago"
 
+    @pytest.mark.parametrize("now", ["now", 0, NOW.date()])
+    def test_now_of_another_type(self, log: ActivityLog, now: Any) -> None:
+        """A ``now`` that is not a datetime raises InvalidEntry naming it."""
+        with pytest.raises(InvalidEntry, match="now must be a datetime"):
+            entry_at(log, NOW).relative_time(now)
+
     def test_naive_now(self, log: ActivityLog) -> None:
         """A naive ``now`` raises NaiveDatetime instead of a TypeError."""
         with pytest.raises(NaiveDatetime):

@@ -232,6 +232,8 @@ class Entry:
         """
         if now is None:
             now = datetime.now(timezone.utc)
+        elif not isinstance(now, datetime):
+            raise _invalid(f"now must be a datetime, not {type(now).__name__}")
         elif now.tzinfo is None or now.utcoffset() is None:
             from .errors import NaiveDatetime
 
