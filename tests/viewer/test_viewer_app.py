@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from activitylog import ActivityLog, Query, Viewer
-from activitylog.viewer import CSP, Params, Request, Response, ViewerApp, core, static
+from activitylog.viewer import CSP, Params, Request, Response, ViewerApp, chart, core, static
 
 from .conftest import IMG, ORG, SCRIPT, clock_at_start
 
@@ -329,17 +329,26 @@ class TestChartAndIntegrity:
         self, app: ViewerApp, seeded: ActivityLog, owner: Viewer
     ) -> None:
         """Each bar's count is the builder's count for that local day and the filters."""
-        days = core.chart_days(seeded, ORG, owner, Params.parse("category=Leads"))
-        assert len(days) == core.CHART_DAYS
-        total = sum(c for _, c in days)
-        assert total > 0
+        days = chart.count_days(seeded, ORG, owner, Params.parse("category=Leads"))
+        assert len(days) == chart.DAYS
+        counts = [c for _, c in days]
+        assert None not in counts and sum(c or 0 for c in counts) > 0
         svg = body(get(app, owner, "/chart.svg?category=Leads")).decode()
-        assert svg.count('class="bar"') == core.CHART_DAYS
-        assert [int(n) for n in re.findall(r'data-count="(\d+)"', svg)] == [c for _, c in days]
-        first = datetime.fromisoformat(days[0][0]).replace(tzinfo=timezone.utc)
+        assert svg.count('class="bar"') == chart.DAYS
+        assert [int(n) for n in re.findall(r'data-count="(\d+)"', svg)] == counts
         query = seeded.query(ORG, viewer=owner).category("Leads")
-        in_range = query.between(first, first + timedelta(days=core.CHART_DAYS))
-        assert total == in_range.count()
+        for day, count in days:
+            start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+            assert query.between(start, start + timedelta(days=1)).count() == count, day
+
+    def test_chart_stops_counting_when_its_budget_is_spent(
+        self, seeded: ActivityLog, owner: Viewer
+    ) -> None:
+        """Past the budget the older days are drawn as not counted, never guessed."""
+        days = chart.count_days(seeded, ORG, owner, Params(), budget=0.0)
+        assert days[-1][1] is not None and [c for _, c in days[:-1]] == [None] * 13
+        svg = chart.svg(days)
+        assert svg.count('class="uncounted"') == 13 and "not counted" in svg
 
     def test_integrity_badge(self, seeded: ActivityLog, owner: Viewer) -> None:
         """The badge verifies through the last entry and names the checkpoint."""

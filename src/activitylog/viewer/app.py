@@ -237,7 +237,7 @@ class ViewerApp:
 
     def _chart(self, request: Request, viewer: access.Viewer, org_id: str,
                params: core.Params) -> Response:
-        days = core.chart_days(self.log, org_id, viewer, params)
+        days = chart.count_days(self.log, org_id, viewer, params)
         return _respond(200, "image/svg+xml", chart.svg(days).encode("utf-8"))
 
     def _integrity(self, request: Request, viewer: access.Viewer, org_id: str,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus
 
@@ -41,8 +41,6 @@ from ..query import DateBucket, Query, resolve_tz
 MAX_SIZE = 200
 #: Entries per page unless ``size`` says otherwise.
 DEFAULT_SIZE = 50
-#: How many days the entries-per-day chart covers.
-CHART_DAYS = 14
 
 _DATE_LABELS = {
     DateBucket.TODAY: "Today",
@@ -371,28 +369,4 @@ def build_page(
         "links": dict(links or {}),
         "now": now.isoformat(),
     }
-
-
-def chart_days(
-    log: ActivityLog, org_id: str, viewer: Any, params: Params, days: int = CHART_DAYS
-) -> list[tuple[str, int]]:
-    """Entries per local day for the current filters: the last ``days`` days, oldest first."""
-    query = params.query(log, org_id, viewer)
-    now = log.clock()
-    tz = query.tz
-    spec = query.spec(now)
-    today = now.astimezone(tz).date()
-    result = []
-    for back in range(days - 1, -1, -1):
-        day = today - timedelta(days=back)
-        start = datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(timezone.utc)
-        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-        end = end.astimezone(timezone.utc)
-        since = start if spec.since is None else max(start, spec.since)
-        until = end if spec.until is None else min(end, spec.until)
-        count = 0 if since >= until else log.store.count(
-            attrs.evolve(spec, since=since, until=until)
-        )
-        result.append((day.isoformat(), count))
-    return result
 
