@@ -217,6 +217,23 @@ class Run:
         self.sizes = {"total": sizes[0], "heap": sizes[1], "trigram": sizes[2]}
         return store
 
+    def reuse(self) -> PostgresStore:
+        """The main schema a previous run loaded with the same workload (checked by count)."""
+        store = PostgresStore(self.url, schema="bench_main", max_size=4)
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            loaded = conn.execute("SELECT count(*) FROM bench_main.entries").fetchone()
+            sizes = conn.execute(
+                "SELECT pg_total_relation_size('bench_main.entries'), "
+                "pg_relation_size('bench_main.entries'), "
+                "pg_relation_size('bench_main.entries_search')"
+            ).fetchone()
+        assert loaded is not None and sizes is not None
+        if loaded[0] < len(self.wl.entries):
+            raise SystemExit(f"bench_main holds {loaded[0]:,} entries, not {len(self.wl.entries):,}")
+        self.sizes = {"total": sizes[0], "heap": sizes[1], "trigram": sizes[2]}
+        self.load_rate = float("nan")
+        return store
+
     def per_commit(self, store: PostgresStore) -> None:
         """record() one per commit (and append() of a built entry) vs raw by hand."""
         log = ActivityLog(store)
@@ -339,10 +356,14 @@ class Run:
         self.wl = generate(self.args.entries, 7)
         gc.collect()
         gc.freeze()
-        say("batch append vs COPY")
-        self.batch()
-        say("loading")
-        store = self.load()
+        if self.args.reuse:
+            say("reusing the loaded schema bench_main")
+            store = self.reuse()
+        else:
+            say("batch append vs COPY")
+            self.batch()
+            say("loading")
+            store = self.load()
         say("reads")
         self.reads(store)
         say("one entry per commit")
@@ -388,6 +409,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--depth", type=int, default=100_000, help="keyset depth (entries)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", help="also write the report to this file")
+    parser.add_argument("--reuse", action="store_true",
+                        help="skip the batch comparison and the load: reuse bench_main")
     args = parser.parse_args(argv)
     if not args.url:
         parser.error("no server: pass --url or set ACTIVITYLOG_TEST_POSTGRES_URL")
