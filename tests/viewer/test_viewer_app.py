@@ -357,3 +357,26 @@ class TestChartAndIntegrity:
         data = api(app, owner, "/api/integrity")
         assert data["ok"] is True and data["checked"] == checkpoint.seq == 140
         assert data["text"] == "Verified through entry 140 (checkpoint at entry 140)"
+
+    def test_integrity_problem_is_shown(self, seeded: ActivityLog, owner: Viewer) -> None:
+        """A chain that does not verify (here: the wrong key) turns the badge into a warning."""
+        wrong_key = ActivityLog(seeded.store, clock=clock_at_start, integrity_key="not the key")
+        data = api(ViewerApp(wrong_key), owner, "/api/integrity")
+        assert data["ok"] is False and data["problem"] == "bad hash"
+        assert data["text"] == "Integrity problem at entry 1: bad hash"
+
+    def test_integrity_is_verified_once_per_ttl(
+        self, seeded: ActivityLog, owner: Viewer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Opening the page again within the TTL reuses the result instead of re-reading."""
+        calls: list[str] = []
+        verify = seeded.verify
+
+        def counting(org_id: str, **kwargs: Any) -> Any:
+            calls.append(org_id)
+            return verify(org_id, **kwargs)
+
+        monkeypatch.setattr(seeded, "verify", counting)
+        app = ViewerApp(seeded)
+        first = api(app, owner, "/api/integrity")
+        assert api(app, owner, "/api/integrity") == first and calls == [ORG]

@@ -55,8 +55,8 @@ _REASONS = {
     200: "OK", 302: "Found", 304: "Not Modified", 400: "Bad Request", 403: "Forbidden",
     404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error",
 }
-#: How long a verification result is reused while the chain's head has not moved.
-INTEGRITY_TTL = 60.0
+#: How many seconds a verification result is reused for.
+INTEGRITY_TTL = 300.0
 
 
 @attrs.frozen
@@ -140,7 +140,8 @@ class ViewerApp:
         self.org_for = org_for or (lambda viewer: viewer.org_id)
         self.checkpoint = checkpoint
         self.title = title
-        self._verified: dict[str, tuple[float, Any, dict[str, Any]]] = {}
+        self._verified: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._org_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     # -- entry point ----------------------------------------------------------------------
@@ -247,19 +248,26 @@ class ViewerApp:
     def integrity(self, org_id: str, viewer: access.Viewer) -> dict[str, Any]:
         """The integrity badge's data: ``ok``, ``checked``, the checkpoint's ``seq`` and text.
 
-        A result is reused for :data:`INTEGRITY_TTL` seconds while the chain's head is the
-        same, so that opening the page repeatedly does not re-read the whole chain.
+        Verification reads the organization's whole chain (seconds for hundreds of thousands
+        of entries), so a result is reused for :data:`INTEGRITY_TTL` seconds (it says how far
+        it verified, which stays true), and one organization is verified by one request at a
+        time: the others wait for its result.
         """
         access.check(self.log.policy, viewer, org_id)
         if self.log.chain is None:
             return {"ok": None, "checked": 0, "checkpoint_seq": None,
                     "text": "No integrity chain"}
-        head = self.log.store.head(org_id)
-        head_key = None if head is None else (head.seq, head.hash)
         with self._lock:
+            org_lock = self._org_locks.setdefault(org_id, threading.Lock())
+        with org_lock:
             cached = self._verified.get(org_id)
-        if cached and cached[1] == head_key and time.monotonic() - cached[0] < INTEGRITY_TTL:
-            return cached[2]
+            if cached is not None and time.monotonic() - cached[0] < INTEGRITY_TTL:
+                return cached[1]
+            data = self._verify(org_id)
+            self._verified[org_id] = (time.monotonic(), data)
+        return data
+
+    def _verify(self, org_id: str) -> dict[str, Any]:
         since = self.checkpoint(org_id) if self.checkpoint else None
         report = self.log.verify(org_id, since=since)
         if report.ok:
@@ -269,7 +277,7 @@ class ViewerApp:
         else:
             problem = report.problem.value if report.problem else "damage"
             text = f"Integrity problem at entry {report.seq}: {problem}"
-        data = {
+        return {
             "ok": report.ok,
             "checked": report.checked,
             "checkpoint_seq": None if since is None else since.seq,
@@ -277,9 +285,6 @@ class ViewerApp:
             "seq": report.seq,
             "text": text,
         }
-        with self._lock:
-            self._verified[org_id] = (time.monotonic(), head_key, data)
-        return data
 
     def _static(self, name: str, query_string: str) -> Response:
         asset = static.ASSETS.get(name)
