@@ -3,7 +3,6 @@ binding one request's context, deciding whether a response succeeded, recording 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -14,8 +13,7 @@ import attrs
 
 from .. import context
 from ..errors import ConfigurationError
-from ..log import ActivityLog
-from ..models import Actor, ApiKeyRef, Entry, Target
+from ..models import Actor, ApiKeyRef, Target
 from ._http import RequestDetails, bound_details
 
 T = TypeVar("T")
@@ -140,20 +138,6 @@ def succeeded(status: int, data: Any, error_body: Callable[[Any], bool] | None) 
         return False
     check = default_error_body if error_body is None else error_body
     return not check(data)
-
-
-async def arecord(log: ActivityLog, action: str, **fields: Any) -> Entry:
-    """Record without blocking the event loop: validated on the loop, written in a thread.
-
-    Uses the log's own ``arecord`` when it has one.
-    """
-    native = getattr(log, "arecord", None)
-    if native is not None and inspect.iscoroutinefunction(native):
-        entry: Entry = await native(action, **fields)
-        return entry
-    built = log.build(action, **fields)
-    stored = await asyncio.to_thread(log.store.append, [built], log.chain)
-    return stored[0]
 
 
 async def maybe_await(value: T | Awaitable[T]) -> T:

@@ -38,7 +38,6 @@ from ..models import Actor, ApiKeyRef, Entry
 from ._common import (
     ViewCall,
     actor_from_user,
-    arecord,
     bound,
     entry_fields,
     maybe_await,
@@ -224,7 +223,7 @@ class Recorder:
         if actor is None and fields.get("actor") is None:
             return None
         with context.bound(org_id=org_id, actor=actor, api_key=key):
-            return await arecord(self.audit.log, action, **fields)
+            return await self.audit.log.arecord(action, **fields)
 
 
 class ActivityLogMiddleware:

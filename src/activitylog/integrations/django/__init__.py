@@ -34,7 +34,6 @@ from ...errors import ConfigurationError
 from ...log import ActivityLog
 from ...models import Entry
 from .._common import ViewCall, entry_fields, succeeded
-from .._common import arecord as _arecord
 from .conf import get_config, get_log, get_registry
 from .middleware import (
     ActivityLogMiddleware,
@@ -105,7 +104,7 @@ async def arecord(action: str, **fields: Any) -> Entry | None:
     with bind_late(values):
         if fields.get("actor") is None and is_anonymous():
             return None
-        return await _arecord(log, action, **fields)
+        return await log.arecord(action, **fields)
 
 
 def response_data(response: Any) -> Any:
