@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     log.close()
 
     print(f"\nViewer at {args.entries:,} entries; largest organization {org} "
-          f"({facts['largest_org_entries']:,} entries); median of {args.repeat} runs\n")
+          f"({facts['largest_org_entries']:,} entries); medians of {args.repeat} rounds\n")
     print("| Case | API (ms) | HTML (ms) | Query builder (ms) | API / builder | HTML / builder |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
