@@ -199,6 +199,7 @@ class TestBrowser:
         more = page.get_by_role("link", name="Load more")
         more.click()
         expect(page.locator("#al-rows > tr")).to_have_count(120)
+        expect(page.locator("#al-rows > tr").nth(60)).to_be_focused()
         page.get_by_role("link", name="Load more").click()
         expect(page.locator("#al-rows > tr")).to_have_count(140)
         expect(page.get_by_role("link", name="Load more")).to_have_count(0)

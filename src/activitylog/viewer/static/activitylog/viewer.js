@@ -51,12 +51,14 @@
         const doc = new DOMParser().parseFromString(text, "text/html");
         const incoming = doc.querySelectorAll("#al-rows > tr");
         const body = rowsOf();
+        const firstNew = body.rows.length;
         incoming.forEach((row) => body.appendChild(document.importNode(row, true)));
         const pager = document.getElementById("al-pager");
         const next = doc.getElementById("al-pager");
         if (next) pager.replaceWith(document.importNode(next, true)); else pager.remove();
         say(incoming.length + " more entries loaded" + (next ? "" : "; that is all of them"));
-        if (incoming.length) incoming[0] && body.rows[body.rows.length - incoming.length].focus();
+        // Keyboard users continue from the first new row.
+        if (body.rows[firstNew]) body.rows[firstNew].focus();
       })
       .catch(() => { link.removeAttribute("aria-busy"); say("Could not load more entries"); });
   });
