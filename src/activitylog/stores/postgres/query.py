@@ -85,8 +85,13 @@ def filters(spec: QuerySpec, *, ranged: bool = True) -> tuple[list[str], list[An
         names = [name for name in spec.categories if storable(name)]
         if not names:
             return None  # no stored category is any of these
-        where.append("e.category = ANY(%s)")
-        params.append(names)
+        if len(names) == 1:
+            # Equality lets the (org_id, category, id) index return rows in id order.
+            where.append("e.category = %s")
+            params.append(names[0])
+        else:
+            where.append("e.category = ANY(%s)")
+            params.append(names)
     if spec.target is not None:
         if not (storable(spec.target[0]) and storable(spec.target[1])):
             return None
