@@ -1066,8 +1066,9 @@ _text = st.text(_chars, min_size=1, max_size=12).filter(str.strip)
 
 @st.composite
 def hostile_records(draw: st.DrawFn) -> dict[str, Any]:
-    """record() arguments with arbitrary Unicode, floats, big ints and optional parts."""
-    return {
+    """record() arguments with arbitrary Unicode, floats, big ints and optional parts (an API
+    key only with the source ``api``, as the log requires)."""
+    args = {
         "action": draw(st.sampled_from(ACTIONS)),
         "org_id": ORG,
         "actor": Actor(draw(_text), draw(_text), draw(st.none() | _text)),
@@ -1082,3 +1083,10 @@ def hostile_records(draw: st.DrawFn) -> dict[str, Any]:
         "idempotency_key": draw(st.none() | _text),
         "source": draw(st.sampled_from(Source)),
     }
+    if args["api_key"] is not None:
+        args["source"] = Source.API
+    if args["idempotency_key"] is not None:
+        # A key stands for one request: reusing it for other content is refused by the log.
+        content = repr(sorted((k, repr(v)) for k, v in args.items() if k != "idempotency_key"))
+        args["idempotency_key"] += hashlib.sha256(content.encode("utf-8", "replace")).hexdigest()
+    return args

@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 import pytest
 
-from activitylog import ActivityLog, Checkpoint, HashChain, Problem
+from activitylog import ActivityLog, Checkpoint, HashChain, Problem, search
 from activitylog.stores.base import GENESIS
 from test_integrity import KEY, ORG, OTHER, lean_records, records, run_snippet
 
@@ -323,10 +323,13 @@ class TestBadHash:
 
 class TestRewritten:
     def test_consistent_rewrite_is_caught_only_by_a_checkpoint(self, db: Path) -> None:
-        """An unkeyed chain re-hashed from a change on, head included, needs a checkpoint."""
+        """An unkeyed chain re-hashed from a change on, head included (and the derived search
+        text with it), needs a checkpoint."""
         cp = checkpoint(db)
         with tamper(db) as conn:
-            update(conn, 4, "description = 'Mallory was never here'")
+            edited = row(conn, 4)
+            text = search.haystack(edited["label"], "Mallory was never here", edited["actor_name"])
+            update(conn, 4, "description = 'Mallory was never here', haystack = ?", text)
         with ActivityLog.open(url(db)) as log:
             entries = list(log.store.chain(ORG))
         prev, hashes = GENESIS, []

@@ -159,13 +159,13 @@ class TestOpening:
         store = SQLiteStore.from_url(f"sqlite:///{db}?fts=0&synchronous=FULL&busy_timeout=2")
         try:
             assert not store.searches_with_index
-            assert store._synchronous == "FULL"
-            assert store._timeout == 2.0
+            assert store._conns.synchronous == "FULL"
+            assert store._conns.timeout == 2.0
         finally:
             store.close()
         store = SQLiteStore.from_url(f"sqlite:///{db}?synchronous=FULL", synchronous="NORMAL")
         try:
-            assert store._synchronous == "NORMAL"
+            assert store._conns.synchronous == "NORMAL"
         finally:
             store.close()
 
@@ -392,14 +392,14 @@ class TestDurabilityOptions:
         """``synchronous`` sets PRAGMA synchronous on the store's connections."""
         with SQLiteStore(db, synchronous=option) as store:
             record(ActivityLog(store, clock=Ticker()))
-            assert store._writer is not None
-            assert store._writer.execute("PRAGMA synchronous").fetchone()[0] == level
+            assert store._conns.writer is not None
+            assert store._conns.writer.execute("PRAGMA synchronous").fetchone()[0] == level
 
     def test_busy_timeout_is_applied(self, db: Path):
         """``busy_timeout`` (seconds) becomes PRAGMA busy_timeout (milliseconds)."""
         with SQLiteStore(db, busy_timeout=2.5) as store:
-            assert store._writer is not None
-            assert store._writer.execute("PRAGMA busy_timeout").fetchone()[0] == 2500
+            assert store._conns.writer is not None
+            assert store._conns.writer.execute("PRAGMA busy_timeout").fetchone()[0] == 2500
 
     def test_a_locked_database_raises_store_error_with_the_driver_cause(self, db: Path):
         """When another connection holds the write lock past the timeout, append raises
@@ -865,7 +865,7 @@ class TestReadingRows:
     """Rows are read without re-running validation, yet exactly as validation would read them."""
 
     def test_enum_fields_are_read_by_lookup(self) -> None:
-        """The entry's enum fields still convert by their enum classes, so rows are read by
+        """The entry's enum fields still convert by their enums' values, so rows are read by
         looking their members up: a converter of another kind sends every row read down the
         slow path (pages measured 2.3x slower)."""
         assert sql_rows.ENUM_CONVERTERS
@@ -993,7 +993,7 @@ class TestSearchIndex:
         """``fts=False`` creates no search table; the default uses the index."""
         _, indexed, scanning = trio
         assert indexed.searches_with_index and not scanning.searches_with_index
-        names = {r[0] for r in scanning._writer.execute("SELECT name FROM sqlite_master")}  # type: ignore[union-attr]
+        names = {r[0] for r in scanning._conns.writer.execute("SELECT name FROM sqlite_master")}  # type: ignore[union-attr]
         assert schema.SEARCH not in names
 
     def test_tricky_words_match_identically(
@@ -1169,11 +1169,14 @@ class TestSearchText:
         """The writing connection caches 8 MiB of pages; readers keep SQLite's default."""
         record(ActivityLog(store, clock=Ticker()), 1)
         assert store.page(QuerySpec("acme"))
-        assert store._writer is not None
-        assert store._writer.execute("PRAGMA cache_size").fetchone()[0] == -8192
+        assert store._conns.writer is not None
+        assert store._conns.writer.execute("PRAGMA cache_size").fetchone()[0] == -8192
         with closing(sqlite3.connect(":memory:")) as plain:
             default = plain.execute("PRAGMA cache_size").fetchone()[0]
-        assert store._pool and store._pool[0].execute("PRAGMA cache_size").fetchone()[0] == default
+        assert (
+            store._conns.pool
+            and store._conns.pool[0].execute("PRAGMA cache_size").fetchone()[0] == default
+        )
 
 
 class TestPendingSearchRows:

@@ -410,9 +410,19 @@ class Link(NamedTuple):
     content: Any
 
 
+class Altered(NamedTuple):
+    """Content a store hands to :func:`verify` for an entry whose derived data (search text,
+    say) no longer matches its hashed fields: the entry is reported as modified, with
+    ``detail`` saying what differs."""
+
+    detail: str
+
+
 def _content_text(content: Any) -> str:
     if type(content) is tuple:
         return fields_text(content)
+    if type(content) is Altered:
+        raise ValueError(content.detail)  # matches no hash
     return _canonical_text(content)
 
 
@@ -421,7 +431,8 @@ def _links(store: Store, org_id: str) -> Iterator[tuple[Any, Any, Any, Any]]:
 
     A store may offer ``chain_records(org_id)`` yielding such tuples itself, with the plain
     values of :func:`fields_text` as content where it can vouch for them: verifying then needs
-    no entry objects. Otherwise each entry of :meth:`Store.chain` is its own content.
+    no entry objects, or :class:`Altered` for an entry whose derived data was changed.
+    Otherwise each entry of :meth:`Store.chain` is its own content.
     """
     records = getattr(store, "chain_records", None)
     if records is not None:
@@ -598,6 +609,8 @@ class _Verifier:
                     "consecutive entries do not match their hashes although every link holds:"
                     " the integrity key is wrong or missing, or the hashes were forged",
                 )
+            if type(entry.content) is Altered:
+                return self.fail(Problem.MODIFIED, seq, entry.content.detail)
             return self.fail(Problem.MODIFIED, seq, "the entry no longer matches its hash")
         return self.fail(
             Problem.BAD_HASH, seq, "the stored hash was not produced by this chain's key"
@@ -617,6 +630,11 @@ class _Verifier:
             )
         if following is not None and following.prev_hash == self.prev_hash:
             return self.fail(Problem.INSERTED, seq, "the next entry links past this one")
+        if following is None and self.beyond_head(seq) and not self.self_ok(entry):
+            # Before looking back: a copy of an earlier entry put after the head links back to
+            # where the original is, but the copy (a new id, so no longer its hash) is what
+            # was put in. A genuine entry linking back means the ones between were put in.
+            return self.fail(Problem.INSERTED, seq, "a broken entry after the recorded head")
         recent = list(self.recent)
         if entry.prev_hash in recent[:-1]:
             back = len(recent) - 1 - recent.index(entry.prev_hash)
@@ -684,4 +702,11 @@ class _Verifier:
                 "the chain no longer ends at the recorded head: entries were rewritten"
                 " (or the head was)",
             )
+        derived = getattr(self.store, "derived_problem", None)
+        found = None if derived is None else derived(self.org_id, n)
+        if found is not None:
+            # Derived data (a search index, say) that no longer matches intact entries.
+            seq, detail = found
+            return VerifyReport(self.org_id, seq - 1, False, Problem.MODIFIED, seq, detail,
+                                head_seq=seq - 1, head_hash=None)  # fmt: skip
         return VerifyReport(self.org_id, n, True, head_seq=n, head_hash=self.prev_hash)

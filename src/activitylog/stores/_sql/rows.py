@@ -29,6 +29,7 @@ immutable), in bounded caches.
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import operator
@@ -40,7 +41,7 @@ from typing import Any, Literal
 import attrs
 
 from ... import ids, search
-from ...errors import InvalidEntry, MetadataError
+from ...errors import ActivityLogError, InvalidEntry, MetadataError
 from ...models import Actor, ActorKind, ApiKeyRef, Entry, Kind, Source, Target
 
 #: The stored fields of an entry, in row order (the organization is stored as the store likes).
@@ -204,12 +205,26 @@ def _converter(cls: type[Any], name: str) -> Any:
 # holds (read-only, deeply frozen values).
 _FREEZE_CHANGES: Callable[[Any], Any] = _converter(Entry, "changes")
 _FREEZE_METADATA: Callable[[Any], Any] = _converter(Entry, "metadata")
-#: Whether the enum fields still convert by their enum: then the member looked up by value is
-#: what the converter returns.
+
+
+def _by_value(cls: type[Any], name: str, enum: type[enum.Enum]) -> bool:
+    """Whether the field's converter turns each value of ``enum`` (and each member) into that
+    member, as a lookup by value does; the converter may refuse anything else its own way."""
+    convert = _converter(cls, name)
+    if convert is None:
+        return False
+    try:
+        return all(convert(m.value) is m and convert(m) is m for m in enum)
+    except (ValueError, TypeError, ActivityLogError):  # refuses a member: no shortcut
+        return False
+
+
+#: Whether the enum fields convert by their enum's values: then the member looked up by value
+#: is what the converter returns.
 ENUM_CONVERTERS = (
-    _converter(Entry, "kind") is Kind
-    and _converter(Entry, "source") is Source
-    and _converter(Actor, "kind") is ActorKind
+    _by_value(Entry, "kind", Kind)
+    and _by_value(Entry, "source", Source)
+    and _by_value(Actor, "kind", ActorKind)
 )
 
 

@@ -15,31 +15,40 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, Literal
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl
 
+from ... import search as text_search
 from ...errors import ConfigurationError, SchemaError, StoreError
+from ...integrity import Altered
 from ...models import Entry
 from .._sql.chain import Record, records
 from .._sql.plan import storable
 from .._sql.rows import decode, decode_checked, encode
 from ..base import Chain, ChainHead, QuerySpec
 from . import query, schema, search, write
+from .connections import Connections
 from .search import COLUMNS
 from .transaction import Transaction, plain_cursor
 
 Synchronous = Literal["NORMAL", "FULL"]
+T = TypeVar("T")
 
 #: How many rows one statement of a streamed read fetches.
 CHUNK = 500
-#: Page cache of the writing connection, in KiB (SQLite's default is 2,000): bulk appends,
-#: which touch every index of every organization in a batch, measured 9% faster with 8 MiB.
-#: Readers keep the default, which scanned faster than larger caches.
-WRITER_CACHE_KIB = 8192
-_OPTIONS = frozenset({"synchronous", "busy_timeout", "fts", "connection"})
+_CHAIN_CHUNK = (
+    f"SELECT {COLUMNS} FROM {schema.ENTRIES} e "
+    "WHERE e.org = ? AND (e.seq, e.id) > (?, ?) ORDER BY e.seq, e.id LIMIT ?"
+)
+#: The same with the derived search text last, which verification checks.
+_CHAIN_CHUNK_CHECKED = _CHAIN_CHUNK.replace(" FROM ", ", e.haystack FROM ", 1)
+#: Row positions of the fields the search text is derived from.
+_LABEL, _ACTOR_NAME, _DESCRIPTION = 3, 7, 10
+_OPTIONS = frozenset({"synchronous", "busy_timeout", "fts", "connection", "readonly"})
+#: The longest busy timeout, in seconds (a day): SQLite takes milliseconds as a 32-bit integer.
+MAX_BUSY_TIMEOUT = 86_400
 
 
 class SQLiteStore:
@@ -68,20 +77,24 @@ class SQLiteStore:
         busy_timeout: float = 30.0,
         connection: sqlite3.Connection | None = None,
         fts: bool | None = None,
+        readonly: bool = False,
     ) -> None:
-        sync = str(synchronous).upper()
+        sync = str(synchronous).upper() if isinstance(synchronous, str) else synchronous
         if sync not in ("NORMAL", "FULL"):
             raise ConfigurationError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
         if (
             isinstance(busy_timeout, bool)
             or not isinstance(busy_timeout, (int, float))
-            or busy_timeout < 0
+            or not 0 <= busy_timeout <= MAX_BUSY_TIMEOUT
         ):
             raise ConfigurationError(
-                f"busy_timeout must be a number of seconds >= 0, not {busy_timeout!r}"
+                f"busy_timeout must be a number of seconds from 0 to {MAX_BUSY_TIMEOUT}, "
+                f"not {busy_timeout!r}"
             )
         if fts not in (None, True, False):
             raise ConfigurationError(f"fts must be True, False or None, not {fts!r}")
+        if readonly not in (True, False):
+            raise ConfigurationError(f"readonly must be True or False, not {readonly!r}")
         if connection is not None and path is not None:
             raise ConfigurationError("pass either a path or connection=, not both")
         if connection is None and path is None:
@@ -90,37 +103,31 @@ class SQLiteStore:
             raise ConfigurationError(
                 f"connection must be an sqlite3.Connection, not {type(connection).__name__}"
             )
+        if connection is not None and readonly:
+            raise ConfigurationError("readonly applies to a file, not to a host's connection")
+        if path is not None:
+            if not isinstance(path, (str, os.PathLike)):
+                raise ConfigurationError(f"path must be a str or a path, not {type(path).__name__}")
+            path = os.fspath(path)
+            if not isinstance(path, str) or "\x00" in path:
+                raise ConfigurationError(f"not a usable file path: {path!r}")
         if sqlite3.sqlite_version_info < schema.MIN_SQLITE:
             raise ConfigurationError(
                 f"the SQLite store needs SQLite >= {'.'.join(map(str, schema.MIN_SQLITE))}; "
                 f"this Python has {sqlite3.sqlite_version}"
             )
-        self._synchronous = sync
-        self._timeout = float(busy_timeout)
         self._host = connection is not None
-        self._closed = False
-        self._lock = threading.RLock()  # guards the single connection, the pool and caches
-        self._write_lock = threading.Lock()  # one writer per process; processes use the lock
-        self._pool: list[sqlite3.Connection] = []
-        self._writer: sqlite3.Connection | None = None
+        self._readonly = bool(readonly)
         self._org_codes: dict[str, int] = {}
         self._category_codes: dict[str, int] = {}
-        self._single: sqlite3.Connection | None
-        self._path: str | None
-        if connection is not None:
-            self._path = None
-            self._where = "the host's database"
-            self._single = connection
-        else:
-            assert path is not None
-            self._path = os.fspath(path)
-            self._where = repr(self._path)
-            memory = self._path == ":memory:" or self._path == ""
-            self._single = self._connect() if memory else None
+        self._conns = Connections(
+            path, host=connection, timeout=float(busy_timeout), synchronous=sync, readonly=readonly
+        )
+        self._where = self._conns.where
         try:
             self._open(fts)
         except BaseException:
-            self._close_connections()
+            self._conns.close_all()
             raise
 
     @classmethod
@@ -145,7 +152,10 @@ class SQLiteStore:
         except ValueError:
             raise ConfigurationError(f"malformed options in {url!r}") from None
         for key, value in pairs:
-            merged[key] = _url_option(key, value, url)
+            name = "readonly" if key == "mode" else key
+            if name in merged:
+                raise ConfigurationError(f"option {key!r} given twice in {url!r}")
+            merged[name] = _url_option(key, value, url)
         unknown = set(options) - _OPTIONS
         if unknown:
             raise ConfigurationError(
@@ -161,29 +171,6 @@ class SQLiteStore:
 
     # -- connections ------------------------------------------------------------------------
 
-    def _connect(self, *, writer: bool = False) -> sqlite3.Connection:
-        assert self._path is not None
-        try:
-            conn = sqlite3.connect(
-                self._path,
-                timeout=self._timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open {self._where}: {exc}") from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-            if writer:
-                conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
-        except sqlite3.Error as exc:
-            conn.close()
-            if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
-                raise SchemaError(f"{self._where} is not an SQLite database ({exc})") from exc
-            raise StoreError(f"cannot open {self._where}: {exc}") from exc
-        return conn
-
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
         try:
@@ -191,65 +178,13 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{doing} {self._where} failed: {exc}") from exc
 
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
+    def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
         """A connection whose statements all read one snapshot."""
-        if self._single is not None:
-            with self._lock:
-                self._check_open()
-                conn = self._single
-                if conn.in_transaction:  # the host's transaction is our snapshot
-                    yield conn
-                    return
-                conn.execute("BEGIN")
-                try:
-                    yield conn
-                finally:
-                    if conn.in_transaction:
-                        conn.execute("COMMIT")
-            return
-        with self._lock:
-            self._check_open()
-            pooled = self._pool.pop() if self._pool else None
-        conn = pooled if pooled is not None else self._connect()
-        try:
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                if conn.in_transaction:
-                    conn.execute("COMMIT")
-        except BaseException:
-            conn.close()
-            raise
-        with self._lock:
-            if self._closed:
-                conn.close()
-            else:
-                self._pool.append(conn)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreError(f"the store on {self._where} is closed")
-
-    def _close_connections(self) -> None:
-        conns = list(self._pool)
-        self._pool.clear()
-        if self._writer is not None:
-            conns.append(self._writer)
-            self._writer = None
-        if self._single is not None and not self._host:
-            conns.append(self._single)
-        for conn in conns:
-            conn.close()
+        return self._conns.reading()
 
     def close(self) -> None:
         """Close every connection the store opened (a host's connection stays open)."""
-        with self._write_lock, self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._close_connections()
+        self._conns.close()
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -260,9 +195,14 @@ class SQLiteStore:
     # -- schema -----------------------------------------------------------------------------
 
     def _open(self, fts: bool | None) -> None:
-        conn = self._single if self._single is not None else self._connect(writer=True)
-        if self._single is None:
-            self._writer = conn
+        conns = self._conns
+        if conns.single is not None:
+            conn = conns.single
+        elif self._readonly:
+            conn = conns.connect()
+            conns.pool.append(conn)
+        else:
+            conn = conns.writer = conns.connect(writer=True)
         owned_file = not self._host
         with self._errors("opening"):
             trigram = schema.has_trigram(conn)
@@ -277,7 +217,11 @@ class SQLiteStore:
                     f"{self._where} has a search index that needs FTS5 with the trigram "
                     f"tokenizer, which this SQLite ({sqlite3.sqlite_version}) lacks"
                 )
-            if claim and self._path not in (":memory:", ""):
+            if self._readonly:
+                self._layout = self._readable(layout)
+                self._search = layout.search_index and fts is not False and layout.search_current
+                return
+            if claim and not conns.memory:
                 # Only now, once the file is known to be ours: WAL is a persistent setting.
                 conn.execute("PRAGMA journal_mode = WAL")
             want_index = trigram and fts is not False
@@ -290,6 +234,15 @@ class SQLiteStore:
                 layout, _ = schema.inspect(conn, owned_file=owned_file, where=self._where)
             self._layout = layout
             self._search = layout.search_index and fts is not False
+
+    def _readable(self, layout: schema.Layout) -> schema.Layout:
+        """A layout a read-only store can read as it is (it cannot migrate anything)."""
+        if layout.version == 0:
+            raise SchemaError(
+                f"{self._where} holds no activitylog database (opened read-only, so nothing "
+                "was created)"
+            )
+        return layout
 
     def _upgrade(self, conn: sqlite3.Connection, *, claim: bool, search: bool) -> None:
         with Transaction(conn, nested=self._host):
@@ -368,34 +321,23 @@ class SQLiteStore:
         statics = [encode(entry) for entry in batch]
         new_orgs: dict[str, int] = {}
         new_categories: dict[str, int] = {}
-        # Threads of one process take turns on one writer connection; other processes wait
-        # on SQLite's lock (busy_timeout). No generator context managers: one-entry appends
-        # spent a measurable part of their time entering and leaving them.
+        # No generator context managers: one-entry appends spent a measurable part of their
+        # time entering and leaving them.
+        conns = self._conns
         try:
-            if self._single is not None:
-                with self._lock:
-                    self._check_open()
-                    with Transaction(self._single, nested=self._host):
-                        result = write.append(
-                            self._single, batch, statics, chain, new_orgs, new_categories,
-                            check_layout=self._check_layout, category_code=self._category_code,
-                        )  # fmt: skip
-            else:
-                with self._write_lock:
-                    with self._lock:
-                        self._check_open()
-                        if self._writer is None:
-                            self._writer = self._connect(writer=True)
-                        conn = self._writer
-                    with Transaction(conn, nested=False):
-                        result = write.append(
-                            conn, batch, statics, chain, new_orgs, new_categories,
-                            check_layout=self._check_layout, category_code=self._category_code,
-                        )  # fmt: skip
+            conn = conns.acquire_writer()
+            try:
+                with Transaction(conn, nested=self._host):
+                    result = write.append(
+                        conn, batch, statics, chain, new_orgs, new_categories,
+                        check_layout=self._check_layout, category_code=self._category_code,
+                    )  # fmt: skip
+            finally:
+                conns.release_writer(conn)
         except sqlite3.Error as exc:
             raise StoreError(f"writing to {self._where} failed: {exc}") from exc
         if not self._host:
-            with self._lock:
+            with conns.lock:
                 self._org_codes.update(new_orgs)
                 self._category_codes.update(new_categories)
         return result
@@ -408,8 +350,9 @@ class SQLiteStore:
             code = self._org_code(conn, spec.org_id)
             if code is None:
                 return []
-            rows = query.page_rows(self._context(conn), code, spec)
-            build = decode if conn.text_factory is str else decode_checked
+            ctx = self._context(conn)
+            rows, plain = _tolerant(conn, lambda: query.page_rows(ctx, code, spec), _shown)
+        build = decode if plain else decode_checked
         return [build(row, spec.org_id) for row in rows]
 
     def count(self, spec: QuerySpec) -> int:
@@ -432,19 +375,13 @@ class SQLiteStore:
             code = self._org_code(conn, org_id)
             if code is None:
                 return {}
-            rows = (
-                plain_cursor(conn)
-                .execute(
-                    "SELECT category, n FROM activitylog_counts WHERE org = ? AND n > 0",
-                    (code,),
-                )
-                .fetchall()
-            )
+            sql = "SELECT category, n FROM activitylog_counts WHERE org = ? AND n > 0"
+            rows, _ = _tolerant(conn, lambda: plain_cursor(conn).execute(sql, (code,)).fetchall())
         return {name: int(n) for name, n in rows}
 
     def chain(self, org_id: str, after_seq: int = 0) -> Iterator[Entry]:
         """See :meth:`Store.chain`: streamed in chunks of :data:`CHUNK` rows, keyset on seq."""
-        for rows, plain in self._chain_rows(org_id, after_seq):
+        for rows, plain in self._chain_rows(org_id, after_seq, _shown):
             build = decode if plain else decode_checked
             for row in rows:
                 yield build(row, org_id)
@@ -457,28 +394,37 @@ class SQLiteStore:
         are exactly what the entry would hold, otherwise the entry itself. Verifying then
         skips building entries (and their validation), which was half its cost.
         """
-        return records(self._chain_rows(org_id, after_seq), org_id)
+        chunks = self._chain_rows(org_id, after_seq, _verified, _CHAIN_CHUNK_CHECKED)
+        return _with_search_text_checked(chunks, org_id)
 
-    def _chain_rows(self, org_id: str, after_seq: int) -> Iterator[tuple[list[Any], bool]]:
+    def derived_problem(self, org_id: str, upto_seq: int) -> tuple[int, str] | None:
+        """For :func:`~activitylog.integrity.verify`, once the chain verified up to
+        ``upto_seq``: the first entry the search index no longer holds, as ``(seq, what)``
+        (see :func:`.search.index_problem`); ``None`` when there is none."""
+        if not self._layout.search_index:
+            return None
+        with self._errors("verifying"), self._reading() as conn:
+            code = self._org_code(conn, org_id)
+            return None if code is None else search.index_problem(conn, code, upto_seq)
+
+    def _chain_rows(
+        self,
+        org_id: str,
+        after_seq: int,
+        lenient: Callable[[bytes], str],
+        sql: str = _CHAIN_CHUNK,
+    ) -> Iterator[tuple[list[Any], bool]]:
         """The chain's rows in chunks, each read in its own short read transaction, and
-        whether the connection reads text the default way (see :func:`_name`)."""
+        whether every text value was read as valid text (``lenient`` reads a chunk that holds
+        text that is not valid UTF-8)."""
         last: tuple[int, int] = (after_seq, 2**63 - 1)
         while True:
             with self._errors("reading"), self._reading() as conn:
                 code = self._org_code(conn, org_id)
                 if code is None:
                     return
-                rows = (
-                    plain_cursor(conn)
-                    .execute(
-                        f"SELECT {COLUMNS} FROM {schema.ENTRIES} e "
-                        "WHERE e.org = ? AND (e.seq, e.id) > (?, ?) "
-                        "ORDER BY e.seq, e.id LIMIT ?",
-                        (code, *last, CHUNK),
-                    )
-                    .fetchall()
-                )
-                plain = conn.text_factory is str
+                read = functools.partial(_all, conn, sql, (code, *last, CHUNK))
+                rows, plain = _tolerant(conn, read, lenient)
             yield rows, plain
             if len(rows) < CHUNK:
                 return
@@ -488,31 +434,80 @@ class SQLiteStore:
         """See :meth:`Store.head`."""
         if not storable(org_id):
             return None
+        sql = "SELECT head_seq, head_hash FROM activitylog_orgs WHERE org_id = ?"
         with self._errors("reading"), self._reading() as conn:
-            row = (
-                plain_cursor(conn)
-                .execute(
-                    "SELECT head_seq, head_hash FROM activitylog_orgs WHERE org_id = ?",
-                    (org_id,),
-                )
-                .fetchone()
+            found, _ = _tolerant(
+                conn, lambda: plain_cursor(conn).execute(sql, (org_id,)).fetchall()
             )
-        return None if row is None else ChainHead(int(row[0]), row[1])
+        return ChainHead(int(found[0][0]), found[0][1]) if found else None
 
     def org_ids(self) -> list[str]:
         """See :meth:`Store.org_ids`."""
+        sql = "SELECT org_id FROM activitylog_orgs WHERE head_seq > 0"
         with self._errors("reading"), self._reading() as conn:
-            rows = (
-                plain_cursor(conn)
-                .execute("SELECT org_id FROM activitylog_orgs WHERE head_seq > 0")
-                .fetchall()
-            )
+            rows, _ = _tolerant(conn, lambda: plain_cursor(conn).execute(sql).fetchall())
         return sorted(row[0] for row in rows)
 
     @property
     def searches_with_index(self) -> bool:
         """Whether searches use the FTS5 trigram index (``False``: they scan)."""
         return self._search
+
+
+def _with_search_text_checked(
+    chunks: Iterator[tuple[list[Any], bool]], org_id: str
+) -> Iterator[Record]:
+    """Chain records of rows read with their search text last: a row whose search text is not
+    the one its label, description and actor name give (edited to hide it from search, say)
+    is handed over as :class:`~activitylog.integrity.Altered`."""
+    derive = text_search.haystack
+    for chunk, plain in chunks:
+        bare = [row[:-1] for row in chunk]
+        for row, record in zip(chunk, records([(bare, plain)], org_id), strict=True):
+            try:
+                same = row[-1] == derive(row[_LABEL], row[_DESCRIPTION], row[_ACTOR_NAME])
+            except (TypeError, AttributeError):
+                same = True  # fields of the wrong type: their hash already fails
+            if same:
+                yield record
+            else:
+                yield (*record[:3], Altered("its search text no longer matches its fields"))
+
+
+def _all(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    """Every row of a statement as plain tuples."""
+    return plain_cursor(conn).execute(sql, params).fetchall()
+
+
+def _shown(data: bytes) -> str:
+    """Text that is not valid UTF-8 (only in a tampered row) as entries show it: with U+FFFD."""
+    return data.decode("utf-8", "replace")
+
+
+def _verified(data: bytes) -> str:
+    """Text that is not valid UTF-8 as verification reads it: its bytes kept as lone
+    surrogates, which no valid text equals and no hash covers, so the row reads as modified."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _tolerant(
+    conn: sqlite3.Connection, run: Callable[[], T], lenient: Callable[[bytes], str] = _shown
+) -> tuple[T, bool]:
+    """``run()``, and whether it read every text value the connection's usual way; when a value
+    is not valid UTF-8 (Python cannot decode it, so the read fails), ``run()`` again reading
+    text with ``lenient``: reading never aborts on a tampered byte."""
+    plain = conn.text_factory is str
+    try:
+        return run(), plain
+    except sqlite3.OperationalError as exc:
+        if "decode" not in str(exc):
+            raise
+    usual = conn.text_factory
+    conn.text_factory = lenient
+    try:
+        return run(), False
+    finally:
+        conn.text_factory = usual
 
 
 def _url_option(key: str, value: str, url: str) -> Any:
@@ -523,11 +518,21 @@ def _url_option(key: str, value: str, url: str) -> Any:
             return float(value)
         except ValueError:
             raise ConfigurationError(f"busy_timeout must be a number in {url!r}") from None
+    if key == "mode":
+        modes = {"ro": True, "rw": False, "rwc": False}
+        if value not in modes:
+            raise ConfigurationError(f"mode must be ro, rw or rwc in {url!r}")
+        return modes[value]
+    if key == "readonly":
+        flags = {"1": True, "true": True, "0": False, "false": False}
+        if value.lower() not in flags:
+            raise ConfigurationError(f"readonly must be 1 or 0 in {url!r}")
+        return flags[value.lower()]
     if key == "fts":
         choices = {"1": True, "true": True, "0": False, "false": False, "auto": None}
         if value.lower() not in choices:
             raise ConfigurationError(f"fts must be 1, 0 or auto in {url!r}")
         return choices[value.lower()]
     raise ConfigurationError(
-        f"unknown option {key!r} in {url!r} (known: synchronous, busy_timeout, fts)"
+        f"unknown option {key!r} in {url!r} (known: synchronous, busy_timeout, fts, mode, readonly)"
     )
