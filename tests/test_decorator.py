@@ -14,7 +14,16 @@ from typing import Any
 import attrs
 import pytest
 
-from activitylog import ActivityLog, Actor, Call, Entry, MissingContext, Target, UnknownAction
+from activitylog import (
+    ActivityLog,
+    Actor,
+    Call,
+    ConfigurationError,
+    Entry,
+    MissingContext,
+    Target,
+    UnknownAction,
+)
 from activitylog.stores.memory import MemoryStore
 
 NOW = datetime(2024, 5, 15, 12, 0, tzinfo=timezone.utc)
@@ -464,3 +473,26 @@ class TestAsyncRecording:
         with pytest.raises(UnknownAction):
             asyncio.run(log.arecord("lead.nope", org_id="acme", actor=ADA))
         assert store.threads == []
+
+
+class TestCheckedWhenDecorating:
+    """Arguments of ``@log.records`` are checked when the decorator is made."""
+
+    @pytest.mark.parametrize(
+        "arguments",
+        [{"target": "lead 42"}, {"metadata": ["a"]}, {"description": 42}, {"changes": "status"},
+         {"when": True}],
+    )
+    def test_wrong_types_raise_configuration_error(
+        self, log: ActivityLog, arguments: dict[str, Any]
+    ) -> None:
+        """A value of the wrong type (not a function either) raises ConfigurationError naming
+        the argument, before any call."""
+        name = next(iter(arguments))
+        with pytest.raises(ConfigurationError, match=name):
+            log.records("lead.created", **arguments)
+
+    def test_not_a_function(self, log: ActivityLog) -> None:
+        """Decorating something that is not callable raises ConfigurationError."""
+        with pytest.raises(ConfigurationError, match="decorates a function"):
+            log.records("lead.created")(42)  # type: ignore[type-var]

@@ -426,6 +426,17 @@ class ActivityLog:
         self.registry.get(action)  # fail at decoration time, not at the first call
         if when is not None and not callable(when):
             raise ConfigurationError(f"when must be a function of the call, not {when!r}")
+        for name, value, kinds in (
+            ("target", target, (Target,)),
+            ("metadata", metadata, (Mapping,)),
+            ("description", description, (str,)),
+            ("changes", changes, (Mapping,)),
+        ):
+            if value is not None and not callable(value) and not isinstance(value, kinds):
+                raise ConfigurationError(
+                    f"{name} must be a {kinds[0].__name__}, a function of the call or None, "
+                    f"not {type(value).__name__}"
+                )
 
         def decorate(fn: F) -> F:
             if not callable(fn):
