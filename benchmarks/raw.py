@@ -197,6 +197,31 @@ class Reader:
             (*params, limit),
         ).fetchall()
 
+    def history(self, org: int, limit: int, *, target: tuple[str, str] | None = None,
+                actor: str | None = None) -> list[Any]:  # fmt: skip
+        """Newest first, one record's entries (``target``) or one person's (``actor``)."""
+        where, params = ["e.org = ?"], [org]
+        if target is not None:
+            where += ["e.target_type = ?", "e.target_id = ?"]
+            params += list(target)
+        if actor is not None:
+            where.append("e.actor_id = ?")
+            params.append(actor)
+        return self.conn.execute(
+            f"SELECT {COLUMNS} FROM {ENTRIES} e WHERE {' AND '.join(where)} "
+            "ORDER BY e.id DESC LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+
+    def busiest(self, org: int, columns: str) -> tuple[Any, ...]:
+        """The value of ``columns`` (a target or an actor) with the most entries in the org."""
+        row = self.conn.execute(
+            f"SELECT {columns} FROM {ENTRIES} WHERE org = ? AND {columns.split(',')[0]} IS NOT "
+            f"NULL GROUP BY {columns} ORDER BY count(*) DESC, {columns} LIMIT 1",
+            (org,),
+        ).fetchone()
+        return tuple(row)
+
     def count_range(self, org: int, since: int | None, until: int | None) -> int:
         """How many entries of the org lie in an id range."""
         where, params = ["org = ?"], [org]

@@ -17,7 +17,7 @@ EXPECTED = {
     "build", "ingest", "record.1", "record.4", "page.newest", "page.deep", "categories",
     "bucket.today.page", "bucket.today.count", "bucket.this-week.page", "bucket.this-week.count",
     "bucket.this-month.page", "bucket.this-month.count", "bucket.older.page",
-    "bucket.older.count", "sort.action", "search.rare.page", "search.rare.count",
+    "bucket.older.count", "history.target", "history.actor", "sort.action", "search.rare.page", "search.rare.count",
     "search.common.page", "search.common.count", "search.two_words.page",
     "search.two_words.count", "search.short.page", "search.short.count", "verify", "export.csv",
     "export.jsonl", "file",
