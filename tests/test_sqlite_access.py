@@ -18,13 +18,14 @@ import sys
 import textwrap
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from activitylog import ActivityLog, Actor, ConfigurationError, StoreError
+from activitylog import ActivityLog, Actor, ConfigurationError, StoreError, search
 from activitylog.stores.base import QuerySpec
-from activitylog.stores.sqlite import SQLiteStore
+from activitylog.stores.sqlite import SQLiteStore, schema
 
 ADA = Actor("u1", "Ada Lovelace")
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +100,24 @@ class TestReadOnly:
             SQLiteStore(log_file, readonly="yes")  # type: ignore[arg-type]
         with pytest.raises(ConfigurationError, match="host"):
             SQLiteStore(connection=sqlite3.connect(":memory:"), readonly=True)
+
+    def test_search_text_of_an_older_version_is_derived_again(self, log_file: Path) -> None:
+        """A file whose search text another version derived (another fingerprint) is not
+        migrated when read-only, yet searches answer as this version's do; no byte changes."""
+        with closing(sqlite3.connect(log_file, isolation_level=None)) as conn:
+            conn.execute("DROP TRIGGER activitylog_entries_no_update")
+            conn.execute(f"UPDATE {schema.ENTRIES} SET haystack = 'stale'")
+            conn.execute(schema._NO_UPDATE)
+            conn.execute(
+                f"UPDATE {schema.META} SET value = 'older' WHERE key = ?", (schema.FINGERPRINT_KEY,)
+            )
+        before = digest(log_file)
+        with SQLiteStore(log_file, readonly=True) as store:
+            assert not store.searches_with_index
+            assert store.count(QuerySpec("acme", terms=search.terms("INVITED"))) == 10
+            assert store.count(QuerySpec("acme", terms=("stale",))) == 0
+            assert len(store.page(QuerySpec("acme", terms=search.terms("Ada invited")))) == 10
+        assert digest(log_file) == before
 
     def test_reads_while_a_writer_keeps_appending(self, log_file: Path) -> None:
         """A read-only store beside a live writer sees the writer's committed entries."""

@@ -227,7 +227,7 @@ def select_sql(
     if upto is not None:
         where.append(f"(e.label, e.id) {'>=' if spec.descending else '<='} (?, ?)")
         params.extend(upto)
-    words = search.term_conditions(plan.scan_terms)
+    words = search.term_conditions(plan.scan_terms, plan.haystack)
     where += [*plan.narrow[0], *words[0]]
     params += [*plan.narrow[1], *words[1]]
     if spec.sort == "date":
@@ -331,7 +331,7 @@ def count(ctx: Context, code: int, spec: QuerySpec) -> int:
         return 0
     where.extend(bounds[0])
     params.extend(bounds[1])
-    words = search.term_conditions(plan.scan_terms)
+    words = search.term_conditions(plan.scan_terms, plan.haystack)
     where += [*plan.narrow[0], *words[0]]
     params += [*plan.narrow[1], *words[1]]
     sql = f"SELECT count(*) FROM {source}"

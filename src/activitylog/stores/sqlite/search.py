@@ -43,6 +43,9 @@ class Context:
     search: bool
     search_words: bool
     category_code: Callable[[str], int | None]
+    #: The SQL of an entry's search text: its column, or (a read-only file whose stored text
+    #: was derived by another version) the text derived again by a registered function.
+    haystack: str = "e.haystack"
 
 
 def fts_string(text: str) -> str:
@@ -59,11 +62,13 @@ MANY_TERMS = 16
 MAX_INDEXED_TERMS = 16
 
 
-def term_conditions(terms: tuple[str, ...] | list[str]) -> tuple[list[str], list[Any]]:
-    """Conditions that ``e.haystack`` holds every word, and their parameters."""
+def term_conditions(
+    terms: tuple[str, ...] | list[str], haystack: str = "e.haystack"
+) -> tuple[list[str], list[Any]]:
+    """Conditions that the ``haystack`` expression holds every word, and their parameters."""
     if len(terms) <= MANY_TERMS:
-        return ["instr(e.haystack, ?) > 0"] * len(terms), list(terms)
-    return ["NOT EXISTS (SELECT 1 FROM json_each(?) w WHERE instr(e.haystack, w.value) = 0)"], [
+        return [f"instr({haystack}, ?) > 0"] * len(terms), list(terms)
+    return [f"NOT EXISTS (SELECT 1 FROM json_each(?) w WHERE instr({haystack}, w.value) = 0)"], [
         json.dumps(list(terms))
     ]
 
@@ -103,6 +108,8 @@ class Filter:
     indexed_none: bool = False
     #: Target and actor conditions on ``e`` (:func:`narrowing`); never with a match.
     narrow: tuple[tuple[str, ...], tuple[Any, ...]] = ((), ())
+    #: What scanned words are looked for in (:attr:`Context.haystack`).
+    haystack: str = "e.haystack"
 
 
 def plan(ctx: Context, code: int, spec: QuerySpec, *, page: bool = False) -> Filter | None:
@@ -124,7 +131,8 @@ def plan(ctx: Context, code: int, spec: QuerySpec, *, page: bool = False) -> Fil
     if narrow[0]:
         # One record's or one person's entries: their index narrows more than the search
         # index would, and each candidate's text is checked.
-        return Filter(None, tuple(spec.terms), names, narrow=(tuple(narrow[0]), tuple(narrow[1])))
+        narrowed = (tuple(narrow[0]), tuple(narrow[1]))
+        return Filter(None, tuple(spec.terms), names, narrow=narrowed, haystack=ctx.haystack)
     # The search index takes words of three characters or more, and shorter ones as the
     # trigrams that start with them (see _expand): two characters always, one character
     # in indexes whose every row holds search_text(). NUL never reaches it, as FTS5 query
@@ -134,7 +142,7 @@ def plan(ctx: Context, code: int, spec: QuerySpec, *, page: bool = False) -> Fil
     long_terms = [t for t in indexable if len(t) >= 3][:MAX_INDEXED_TERMS]
     short_terms = [t for t in spec.terms if t not in long_terms]
     if not ctx.search or not indexable or org_size(ctx, code) < SCAN_BELOW:
-        return Filter(None, tuple(spec.terms), names)
+        return Filter(None, tuple(spec.terms), names, haystack=ctx.haystack)
     parts = [f"org : {fts_string(schema.token(code))}"]
     if names:
         codes = [c for c in (ctx.category_code(n) for n in names) if c is not None]
@@ -155,7 +163,7 @@ def plan(ctx: Context, code: int, spec: QuerySpec, *, page: bool = False) -> Fil
             words.append("haystack : (" + " OR ".join(fts_string(t) for t in trigrams) + ")")
     if not words and not indexed_none:
         # Nothing for the index to narrow: walk the organization's index.
-        return Filter(None, tuple(spec.terms), names)
+        return Filter(None, tuple(spec.terms), names, haystack=ctx.haystack)
     match = " AND ".join(parts + (words or ['haystack : ""']))
     return Filter(match, tuple(scan), names, tuple(spec.terms), indexed_none)
 

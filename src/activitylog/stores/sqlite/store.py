@@ -362,11 +362,18 @@ class SQLiteStore:
             return 0 if code is None else query.count(self._context(conn), code, spec)
 
     def _context(self, conn: sqlite3.Connection) -> search.Context:
+        haystack = "e.haystack"
+        if not self._layout.search_current:
+            # Read-only, on a file whose search text an older version derived: derive it
+            # again for each row scanned, so that searches answer as this version's do.
+            conn.create_function("activitylog_haystack", 3, _derived, deterministic=True)
+            haystack = "activitylog_haystack(e.label, e.description, e.actor_name)"
         return search.Context(
             conn,
             self._search,
             self._layout.search_words,
             functools.partial(self._category_code, conn),
+            haystack,
         )
 
     def categories(self, org_id: str) -> dict[str, int]:
@@ -472,6 +479,14 @@ def _with_search_text_checked(
                 yield record
             else:
                 yield (*record[:3], Altered("its search text no longer matches its fields"))
+
+
+def _derived(label: Any, description: Any, actor_name: Any) -> str | None:
+    """The search text of stored fields (``None`` for fields of the wrong type)."""
+    try:
+        return text_search.haystack(label, description, actor_name)
+    except (TypeError, AttributeError):
+        return None
 
 
 def _all(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
