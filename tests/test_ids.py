@@ -189,6 +189,30 @@ class TestGenerator:
         after = gen.next(NOW + timedelta(microseconds=1))
         assert after > max(burst)
 
+    def test_a_backfill_within_the_millisecond_sorts_before(self) -> None:
+        """An instant earlier in the same millisecond than the last one made sorts before it."""
+        gen = ids.IdGenerator()
+        later = gen.next(NOW + timedelta(microseconds=5))
+        again = gen.next(NOW + timedelta(microseconds=5))
+        earlier = gen.next(NOW + timedelta(microseconds=3))
+        assert earlier < later < again
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, 999), st.integers(1, 5)), min_size=1, max_size=30))
+    def test_order_within_one_millisecond_is_microsecond_then_recording(
+        self, runs: list[tuple[int, int]]
+    ) -> None:
+        """Runs of entries at instants inside one millisecond, in any order, get ids sorted by
+        microsecond; the entries of one run keep their recording order."""
+        gen = ids.IdGenerator()
+        made = []
+        for run, (us, count) in enumerate(runs):
+            made += [(gen.next(NOW + timedelta(microseconds=us)), us, run, i) for i in range(count)]
+        by_id = sorted(made)
+        assert [us for _, us, _, _ in by_id] == sorted(us for _, us, _, _ in made)
+        for run in range(len(runs)):
+            assert [i for _, _, r, i in by_id if r == run] == list(range(runs[run][1]))
+
     def test_every_instant_has_room_for_its_minimum(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Even the last microsecond of a millisecond with the largest offset holds
         ``MIN_PER_INSTANT`` ids; the next one beyond the band is refused."""
@@ -198,7 +222,9 @@ class TestGenerator:
         first = gen.next(late)
         room = ids.floor_id(late) + ids.IDS_PER_MS - first
         assert room >= ids.MIN_PER_INSTANT >= 1_000_000
-        gen._last = first + room - 2  # as if the instant had taken all but its last id
+        # As if the instant had taken all but its last id:
+        gen._last = first + room - 2
+        gen._current = (gen._current[0], gen._last)
         assert ids.time_of(gen.next(late)) == ids.floor_ms(late)
         with pytest.raises(InvalidEntry, match="more than 2048000 entries share the instant"):
             gen.next(late)

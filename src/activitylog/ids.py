@@ -7,8 +7,8 @@ millisecond) plus a small random offset, and the entries of one instant count up
 So:
 
 - ordering by id is ordering by ``occurred_at`` to the millisecond, and within a millisecond by
-  microsecond then recording order (ties in recording order), as long as no instant of that
-  millisecond holds more than 1,024 entries. An instant holding more keeps counting up through
+  microsecond, then recording order for entries made one after another at one instant (ties),
+  as long as no instant of that millisecond holds more than 1,024 entries. An instant holding more keeps counting up through
   the ids of the following microseconds of its millisecond, and is then ordered before entries
   recorded later at those microseconds;
 - at least 1,024,000 entries (and up to 2,048,000 per millisecond) fit in one instant, so a
@@ -127,6 +127,11 @@ class IdGenerator:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last = -1
+        # Where the run of ids that ``_last`` belongs to started (its instant's natural place).
+        self._run = -1
+        # The instant (its natural place) of the id made last, and that id: a burst at one
+        # instant below ``_last`` (a backfill) keeps counting up too.
+        self._current = (-1, -1)
 
     def next(self, occurred_at: datetime) -> int:
         """A new id for an entry occurring at ``occurred_at`` (aware, 1970 ≤ t < 2100)."""
@@ -140,14 +145,21 @@ class IdGenerator:
         start = band + us * IDS_PER_US
         with self._lock:
             last = self._last
-            if start <= last < band + IDS_PER_MS:
-                # Later in this microsecond's run (or an earlier instant's overflow above it):
-                # count up, so ties keep their recording order.
+            current_start, current = self._current
+            if current_start == start:
+                # The same instant again: ties keep their recording order.
+                value = move_up(current, occurred_at)
+                run = self._run if value > last else start
+            elif self._run <= start <= last < band + IDS_PER_MS:
+                # An earlier instant's overflow reached past this instant's place: continue it.
                 value = move_up(last, occurred_at)
+                run = self._run
             else:
-                # An instant earlier than the last one (a backfill) may collide with an id made
-                # before; stores resolve that with move_up().
+                # A new instant. One earlier than the last (a backfill) may collide with an id
+                # made before; stores resolve that with move_up().
+                run = start
                 value = start + random.getrandbits(_JITTER_BITS)
             if value > last:
-                self._last = value
+                self._last, self._run = value, run
+            self._current = (start, value)
             return value
