@@ -33,6 +33,7 @@ SHOTS = os.environ.get("ACTIVITYLOG_SCREENSHOTS")
 VIEWERS = {
     "owner": Viewer("u-owner", ORG, Role.OWNER),
     "member": Viewer("u-member", ORG, Role.MEMBER),
+    "newcomer": Viewer("u-new", "initech", Role.OWNER),  # an organization with no entries yet
 }
 
 
@@ -57,7 +58,7 @@ class Site:
         self.log = ActivityLog(clock=clock_at_start)
         seed(self.log)
         checkpoint = self.log.checkpoint(ORG)
-        app = ViewerApp(self.log, checkpoint=lambda org: checkpoint)
+        app = ViewerApp(self.log, checkpoint=lambda org: checkpoint if org == ORG else None)
         viewer = WSGIViewer(app, _cookie_viewer)
 
         def mounted(environ: dict[str, Any], start_response: Any) -> Any:
@@ -265,6 +266,21 @@ class TestBrowser:
         finally:
             page.context.close()
 
+    def test_new_organization_sees_the_empty_state(self, chrome: Any, site: Site) -> None:
+        """An Owner of an organization without entries sees "No activity yet" and no table."""
+        from playwright.sync_api import expect
+
+        page = _page(chrome, site, "newcomer")
+        try:
+            assert page.goto(site.url).status == 200
+            assert page.locator("#al-empty h2").inner_text() == "No activity yet"
+            assert page.locator("#al-table").count() == 0
+            assert page.locator("#al-category li").text_content() == "No categories yet"
+            expect(page.locator("#al-integrity")).to_have_text("No entries to verify yet")
+            shot(page, "empty")
+        finally:
+            page.context.close()
+
     def test_empty_state_and_time_zone(self, chrome: Any, site: Site) -> None:
         """The browser's zone goes into the URL; a search without match shows its state."""
         page = _page(chrome, site, "owner", tz="Europe/Paris")
@@ -272,7 +288,7 @@ class TestBrowser:
             page.goto(site.url + "?q=nothing-matches-this")
             page.wait_for_url("**tz=Europe%2FParis**")
             assert page.locator("#al-empty h2").inner_text() == "No matching entries"
-            shot(page, "empty")
+            shot(page, "no-match")
             title = page.locator("time").count()
             assert title == 0
             page.goto(site.url + "?tz=Europe%2FParis")

@@ -270,7 +270,9 @@ class ViewerApp:
     def _verify(self, org_id: str) -> dict[str, Any]:
         since = self.checkpoint(org_id) if self.checkpoint else None
         report = self.log.verify(org_id, since=since)
-        if report.ok:
+        if report.ok and report.checked == 0:
+            text = "No entries to verify yet"
+        elif report.ok:
             text = f"Verified through entry {report.checked:,}"
             if since is not None:
                 text += f" (checkpoint at entry {since.seq:,})"
