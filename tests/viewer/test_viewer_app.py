@@ -168,6 +168,14 @@ class TestFilters:
         query = seeded.query(ORG, viewer=owner).category("Leads", "Tasks").sort("action")
         assert seen == expected_ids(query)
 
+    def test_next_page_link_header(self, app: ViewerApp, owner: Viewer) -> None:
+        """The API also names the next page in a Link header; the last page has none."""
+        response = get(app, owner, "/api/entries?size=100")
+        data = json.loads(body(response))
+        assert response.header("Link") == f'<{data["next_url"]}>; rel="next"'
+        last = get(app, owner, data["next_url"])
+        assert last.header("Link") is None and json.loads(body(last))["next_url"] is None
+
     def test_category_counts_toggle_urls_and_presence(
         self, app: ViewerApp, seeded: ActivityLog, owner: Viewer
     ) -> None:
