@@ -20,6 +20,7 @@ import gc
 import json
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -125,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--min-time", type=float, default=0.2)
-    parser.add_argument("--workdir", type=Path, default=Path(".bench-viewer"))
+    parser.add_argument("--workdir", type=Path,
+                        default=Path(tempfile.gettempdir()) / "activitylog-bench-viewer",
+                        help="where the database is built and kept for the next run")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
