@@ -9,9 +9,11 @@ import re
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from activitylog import ActivityLog, Query, Viewer
 from activitylog.viewer import CSP, Params, Request, Response, ViewerApp, chart, core, static
@@ -114,6 +116,7 @@ class TestFilters:
         ("qs", "message"),
         [("date=yesterday", "date filter"), ("sort=user", "sort by"), ("order=up", "order"),
          ("tz=Mars%2FOlympus", "time zone"), ("target=lead", "type:id"), ("size=0", "size"),
+         ("size=%C2%B2", "size"), ("size=%D9%A1%D9%A2", "size"),
          ("category=Nope", "Nope"), ("cursor=garbage", "cursor")],
     )
     def test_bad_filters_get_400_with_the_reason(
@@ -388,3 +391,29 @@ class TestChartAndIntegrity:
         app = ViewerApp(seeded)
         first = api(app, owner, "/api/integrity")
         assert api(app, owner, "/api/integrity") == first and calls == [ORG]
+
+
+_KEYS = st.sampled_from(["q", "category", "date", "sort", "order", "tz", "target", "actor",
+                         "cursor", "size", "other"])
+_VALUES = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["Leads", "today", "older", "action", "asc", "desc", "Europe/Paris",
+                     "lead:3", "u-ada", "7", "200", "201", "0", "²", "١٢", "-1", " ", ""]),
+)
+
+
+class TestHostileQueryStrings:
+    @settings(max_examples=150, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(pairs=st.lists(st.tuples(_KEYS, _VALUES), max_size=6),
+           path=st.sampled_from(["/", "/api/entries", "/chart.svg", "/export.csv"]))
+    def test_any_query_string_answers_200_or_400(
+        self, app: ViewerApp, owner: Viewer, pairs: list[tuple[str, str]], path: str
+    ) -> None:
+        """Whatever the parameters hold, the answer is the page or a 400 with a reason."""
+        qs = urlencode(pairs)
+        response = get(app, owner, f"{path}?{qs}")
+        assert response.status in (200, 400), qs
+        payload = body(response)
+        if response.status == 400 and path != "/":
+            assert json.loads(payload)["detail"]

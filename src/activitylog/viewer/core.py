@@ -140,7 +140,7 @@ class Params:
         size = DEFAULT_SIZE
         if single.get("size"):
             raw = single["size"]
-            if not raw.isdigit() or not 1 <= int(raw) <= MAX_SIZE:
+            if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_SIZE:
                 raise InvalidQuery(f"size must be a whole number from 1 to {MAX_SIZE}, not {raw!r}")
             size = int(raw)
         return cls(
