@@ -18,7 +18,6 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal, TypeVar
-from urllib.parse import parse_qsl
 
 from ... import search as text_search
 from ...errors import ConfigurationError, SchemaError, StoreError
@@ -28,7 +27,7 @@ from .._sql.chain import Record, records
 from .._sql.plan import storable
 from .._sql.rows import decode, decode_checked, encode
 from ..base import Chain, ChainHead, QuerySpec
-from . import query, schema, search, write
+from . import options, query, schema, search, write
 from .connections import Connections
 from .search import COLUMNS
 from .transaction import Transaction, plain_cursor
@@ -46,9 +45,6 @@ _CHAIN_CHUNK = (
 _CHAIN_CHUNK_CHECKED = _CHAIN_CHUNK.replace(" FROM ", ", e.haystack FROM ", 1)
 #: Row positions of the fields the search text is derived from.
 _LABEL, _ACTOR_NAME, _DESCRIPTION = 3, 7, 10
-_OPTIONS = frozenset({"synchronous", "busy_timeout", "fts", "connection", "readonly"})
-#: The longest busy timeout, in seconds (a day): SQLite takes milliseconds as a 32-bit integer.
-MAX_BUSY_TIMEOUT = 86_400
 
 
 class SQLiteStore:
@@ -57,8 +53,9 @@ class SQLiteStore:
     ``path`` names the file (created on first open; ``":memory:"`` for a throwaway database).
     ``synchronous`` is ``"NORMAL"`` (the default: a committed entry survives a crash of the
     process; a power loss may drop the last transactions) or ``"FULL"`` (also survives power
-    loss, at a cost per commit). ``busy_timeout`` is how many seconds a writer waits for
-    another process's write transaction. ``fts`` chooses the search strategy: ``None`` uses the
+    loss, at a cost per commit). ``busy_timeout`` is how many seconds an append may wait in
+    total, for this process's other writers and then for another process's write transaction.
+    ``readonly`` reads an existing file without creating or changing anything. ``fts`` chooses the search strategy: ``None`` uses the
     FTS5 trigram index when this SQLite has it, ``False`` never creates or uses one (searches
     scan), ``True`` requires it.
 
@@ -79,43 +76,9 @@ class SQLiteStore:
         fts: bool | None = None,
         readonly: bool = False,
     ) -> None:
-        sync = str(synchronous).upper() if isinstance(synchronous, str) else synchronous
-        if sync not in ("NORMAL", "FULL"):
-            raise ConfigurationError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
-        if (
-            isinstance(busy_timeout, bool)
-            or not isinstance(busy_timeout, (int, float))
-            or not 0 <= busy_timeout <= MAX_BUSY_TIMEOUT
-        ):
-            raise ConfigurationError(
-                f"busy_timeout must be a number of seconds from 0 to {MAX_BUSY_TIMEOUT}, "
-                f"not {busy_timeout!r}"
-            )
-        if fts not in (None, True, False):
-            raise ConfigurationError(f"fts must be True, False or None, not {fts!r}")
-        if readonly not in (True, False):
-            raise ConfigurationError(f"readonly must be True or False, not {readonly!r}")
-        if connection is not None and path is not None:
-            raise ConfigurationError("pass either a path or connection=, not both")
-        if connection is None and path is None:
-            raise ConfigurationError("SQLiteStore needs a path (or connection=)")
-        if connection is not None and not isinstance(connection, sqlite3.Connection):
-            raise ConfigurationError(
-                f"connection must be an sqlite3.Connection, not {type(connection).__name__}"
-            )
-        if connection is not None and readonly:
-            raise ConfigurationError("readonly applies to a file, not to a host's connection")
-        if path is not None:
-            if not isinstance(path, (str, os.PathLike)):
-                raise ConfigurationError(f"path must be a str or a path, not {type(path).__name__}")
-            path = os.fspath(path)
-            if not isinstance(path, str) or "\x00" in path:
-                raise ConfigurationError(f"not a usable file path: {path!r}")
-        if sqlite3.sqlite_version_info < schema.MIN_SQLITE:
-            raise ConfigurationError(
-                f"the SQLite store needs SQLite >= {'.'.join(map(str, schema.MIN_SQLITE))}; "
-                f"this Python has {sqlite3.sqlite_version}"
-            )
+        path, sync = options.checked(
+            path, synchronous, busy_timeout, connection=connection, fts=fts, readonly=readonly
+        )
         self._host = connection is not None
         self._readonly = bool(readonly)
         self._org_codes: dict[str, int] = {}
@@ -131,43 +94,16 @@ class SQLiteStore:
             raise
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> SQLiteStore:
+    def from_url(cls, url: str, **given: Any) -> SQLiteStore:
         """Open ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``sqlite:///:memory:``.
 
         As in SQLAlchemy, the path follows the third slash. Options may also come as a query
         string (``?synchronous=FULL&busy_timeout=10&fts=0``); keyword options win.
         """
-        scheme, sep, rest = url.partition("://")
-        if not sep or scheme.lower() != "sqlite":
-            raise ConfigurationError(f"not an sqlite:// URL: {url!r}")
-        rest, _, query = rest.partition("?")
-        if rest and not rest.startswith("/"):
-            raise ConfigurationError(
-                f"an sqlite URL has no host: {url!r} (use sqlite:///relative/path.db or "
-                "sqlite:////absolute/path.db)"
-            )
-        merged: dict[str, Any] = {}
-        try:
-            pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
-        except ValueError:
-            raise ConfigurationError(f"malformed options in {url!r}") from None
-        for key, value in pairs:
-            name = "readonly" if key == "mode" else key
-            if name in merged:
-                raise ConfigurationError(f"option {key!r} given twice in {url!r}")
-            merged[name] = _url_option(key, value, url)
-        unknown = set(options) - _OPTIONS
-        if unknown:
-            raise ConfigurationError(
-                f"unknown SQLite store option(s) {sorted(unknown)} (known: {sorted(_OPTIONS)})"
-            )
-        merged.update(options)
-        path = rest[1:]
-        if merged.get("connection") is not None:
-            if path:
-                raise ConfigurationError("with connection=, the URL must be 'sqlite://'")
+        path, merged = options.from_url(url, given)
+        if path is None:
             return cls(**merged)
-        return cls(path or ":memory:", **merged)
+        return cls(path, **merged)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -523,31 +459,3 @@ def _tolerant(
         return run(), False
     finally:
         conn.text_factory = usual
-
-
-def _url_option(key: str, value: str, url: str) -> Any:
-    if key == "synchronous":
-        return value
-    if key == "busy_timeout":
-        try:
-            return float(value)
-        except ValueError:
-            raise ConfigurationError(f"busy_timeout must be a number in {url!r}") from None
-    if key == "mode":
-        modes = {"ro": True, "rw": False, "rwc": False}
-        if value not in modes:
-            raise ConfigurationError(f"mode must be ro, rw or rwc in {url!r}")
-        return modes[value]
-    if key == "readonly":
-        flags = {"1": True, "true": True, "0": False, "false": False}
-        if value.lower() not in flags:
-            raise ConfigurationError(f"readonly must be 1 or 0 in {url!r}")
-        return flags[value.lower()]
-    if key == "fts":
-        choices = {"1": True, "true": True, "0": False, "false": False, "auto": None}
-        if value.lower() not in choices:
-            raise ConfigurationError(f"fts must be 1, 0 or auto in {url!r}")
-        return choices[value.lower()]
-    raise ConfigurationError(
-        f"unknown option {key!r} in {url!r} (known: synchronous, busy_timeout, fts, mode, readonly)"
-    )
