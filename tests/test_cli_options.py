@@ -240,3 +240,41 @@ class TestDemoText:
         assert proc.returncode == 0, proc.stderr
         assert "The buckets overlap, so they do not add up to the total" in proc.stdout
         assert "before this moment one calendar month ago" in proc.stdout
+
+
+def _immutable(paths: list[Path], on: bool) -> bool:
+    """Set or clear the immutable attribute (even root cannot then create or change files)."""
+    proc = subprocess.run(["chattr", "+i" if on else "-i", *map(str, paths)],
+                          capture_output=True, check=False)
+    return proc.returncode == 0
+
+
+class TestReadOnly:
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ("list", "--org", "solo"),
+            ("list", "--org", "solo", "--format", "jsonl"),
+            ("categories", "--org", "solo"),
+            ("export", "--org", "solo", "--format", "jsonl"),
+            ("stats", "--org", "solo"),
+            ("verify",),
+        ],
+    )
+    def test_reading_a_file_in_a_folder_nobody_can_write(self, small_db: str,
+                                                         argv: tuple[str, ...]) -> None:
+        """The reading commands open the file read-only: they work where nothing can be
+        written (an immutable folder and file, as on a read-only mount), create no journal,
+        -wal or -shm file, and leave every byte as it was."""
+        folder = Path(small_db).parent
+        content = Path(small_db).read_bytes()
+        locked = [Path(small_db), folder]
+        frozen = _immutable(locked, True)  # where chattr works; else the checks below still run
+        try:
+            proc = run_process(*argv, "--db", small_db)
+        finally:
+            if frozen:
+                _immutable(locked, False)
+        assert proc.returncode == 0, proc.stderr
+        assert sorted(p.name for p in folder.iterdir()) == ["small.db"]
+        assert Path(small_db).read_bytes() == content

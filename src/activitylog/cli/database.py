@@ -56,7 +56,11 @@ def check_database(db: str) -> None:
 
 def _foreign_tables(path: Path) -> list[str]:
     """The tables of an SQLite file that holds tables but none of activitylog's."""
-    uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
+    resolved = path.resolve()
+    # Read-only, and creating nothing: without a -wal file, even a read-only connection to a
+    # WAL database would create -wal and -shm files; "immutable" reads the file alone.
+    wal = Path(f"{resolved}-wal").exists()
+    uri = "file:" + quote(str(resolved)) + ("?mode=ro" if wal else "?mode=ro&immutable=1")
     try:
         conn = sqlite3.connect(uri, uri=True)
         try:
@@ -74,14 +78,21 @@ def _foreign_tables(path: Path) -> list[str]:
     return names
 
 
-def open_log(db: str, *, integrity_key: str | None = None) -> ActivityLog:
-    """Open an existing database; never creates one."""
+def open_log(db: str, *, integrity_key: str | None = None, readonly: bool = True) -> ActivityLog:
+    """Open an existing database; never creates one.
+
+    A SQLite file is opened read-only unless ``readonly=False``: the reading commands then work
+    on a read-only mount or in a folder the operator cannot write, and change no byte of it.
+    """
     check_database(db)
+    url = database_url(db)
     options: dict[str, Any] = {}
     if integrity_key is not None:
         options["integrity_key"] = integrity_key
+    if readonly and url.lower().startswith("sqlite:"):
+        options["readonly"] = True
     try:
-        return ActivityLog.open(database_url(db), **options)
+        return ActivityLog.open(url, **options)
     except SchemaError as exc:
         raise CliError(f"{db} cannot be read as an activitylog database: {exc}") from None
 
