@@ -10,7 +10,7 @@ import contextvars
 import struct
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -238,8 +238,6 @@ class PostgresStore:
         batch = list(entries)
         if not batch:
             return []
-        for entry in batch:
-            rows.encode(entry)  # bad input fails before a connection is taken
         with self._connection("writing to") as (conn, host):
             if host and not conn.autocommit and conn.info.transaction_status == _IDLE:
                 # The host's transaction has not sent a statement yet: start it, so that ours
@@ -249,11 +247,33 @@ class PostgresStore:
             def cursor() -> Any:
                 return self._cursor(conn, host)
 
-            if len(batch) > write.COPY_ABOVE:
-                with conn.transaction():
+            if len(batch) > write.COPY_ABOVE or host:
+                # A host's transaction: psycopg's savepoint handling (which costs a few more
+                # round trips in pipeline mode than the plain transaction below).
+                small = len(batch) <= write.COPY_ABOVE
+                with conn.pipeline() if small else nullcontext(), conn.transaction():
                     return write.append(conn, cursor, self._sql, batch, chain, rows.decode)
-            with conn.pipeline(), conn.transaction():
-                return write.append(conn, cursor, self._sql, batch, chain, rows.decode)
+            return self._append_pipelined(conn, cursor, batch, chain)
+
+    def _append_pipelined(
+        self, conn: Any, cursor: Any, batch: list[Entry], chain: Chain | None
+    ) -> list[Entry]:
+        """A small append on a pooled connection (autocommit) in two round trips: BEGIN and
+        the reads, then the writes and COMMIT, each sent as one pipeline."""
+        try:
+            with conn.pipeline():
+                control = cursor()
+                control.execute("BEGIN", prepare=False)
+                result = write.append(conn, cursor, self._sql, batch, chain, rows.decode)
+                control.execute("COMMIT", prepare=False)
+        except BaseException:
+            # The error being raised is the one to report; a connection this leaves in a
+            # transaction is rolled back (or discarded) by the pool.
+            with suppress(psycopg.Error):
+                if not conn.closed and conn.info.transaction_status != _IDLE:
+                    conn.execute("ROLLBACK")
+            raise
+        return result
 
     # -- reading ----------------------------------------------------------------------------
 

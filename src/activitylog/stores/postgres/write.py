@@ -17,6 +17,7 @@ the hash before it. A rolled-back append leaves heads, counts and entries as the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from ... import ids
@@ -82,7 +83,10 @@ def append(
     """Store ``batch`` in the open transaction of ``conn`` (see the module docstring).
 
     ``cursor()`` makes a cursor on ``conn`` that loads rows in :mod:`.._sql.rows` format;
-    ``decode`` builds an entry from such a row.
+    ``decode`` builds an entry from such a row. A batch of up to :data:`COPY_ABOVE` entries
+    expects ``conn`` in pipeline mode already (with the transaction's BEGIN queued), so that
+    reads and writes take one round trip each; a larger one is written with ``COPY``, which
+    pipeline mode does not allow, so only its reads are pipelined here.
     """
     encoded = [rows.encode(entry) for entry in batch]
     orgs = sorted({entry.org_id for entry in batch})
@@ -92,7 +96,8 @@ def append(
     large = len(batch) > COPY_ABOVE
 
     heads_cur, taken_cur, keys_cur = cursor(), cursor(), cursor()
-    with conn.pipeline():
+    # (Entering or leaving a nested pipeline costs a round trip: only the COPY path opens one.)
+    with conn.pipeline() if large else nullcontext():
         cursor().execute(sql.create_heads, (orgs,))
         heads_cur.execute(sql.lock_heads, (orgs,))
         cursor().execute(sql.lock_ids, (LOCK_CLASS, buckets))
@@ -160,10 +165,9 @@ def append(
         write.executemany(sql.move_head, moved)
         write.executemany(sql.add_counts, added)
     else:
-        with conn.pipeline():
-            write.executemany(sql.insert, out)
-            write.executemany(sql.move_head, moved)
-            write.executemany(sql.add_counts, added)
+        write.executemany(sql.insert, out)
+        write.executemany(sql.move_head, moved)
+        write.executemany(sql.add_counts, added)
     return result
 
 
