@@ -41,6 +41,7 @@ FOLDED_LETTERS = {
 }
 #: Every combining mark (non-zero canonical combining class) lies below this code point.
 MARKS_BELOW = 0x20000
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 @functools.cache
@@ -65,12 +66,14 @@ def normalize(text: str) -> str:
     """``text`` folded for search: NFKD, casefold, combining marks removed, a few letters folded."""
     if text.isascii():
         return text.lower()  # the same result, without the Unicode passes
-    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    folded = unicodedata.normalize("NFKD", text).casefold()
     if folded.isascii():
         return folded
+    if not unicodedata.is_normalized("NFKD", folded):  # casefolding can compose (rarely)
+        folded = unicodedata.normalize("NFKD", folded)
     bmp, astral = _marks()
     folded = bmp.sub("", folded)
-    if max(folded, default="") > "\uffff":
+    if _ASTRAL.search(folded):
         folded = astral.sub("", folded)
     for letter, base in FOLDED_LETTERS.items():
         if letter in folded:
