@@ -10,7 +10,7 @@ import contextvars
 import struct
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -247,31 +247,41 @@ class PostgresStore:
             def cursor() -> Any:
                 return self._cursor(conn, host)
 
-            if len(batch) > write.COPY_ABOVE or host:
-                # A host's transaction: psycopg's savepoint handling (which costs a few more
-                # round trips in pipeline mode than the plain transaction below).
-                small = len(batch) <= write.COPY_ABOVE
-                with conn.pipeline() if small else nullcontext(), conn.transaction():
+            if len(batch) > write.COPY_ABOVE:
+                with conn.transaction():
                     return write.append(conn, cursor, self._sql, batch, chain, rows.decode)
-            return self._append_pipelined(conn, cursor, batch, chain)
+            if host and conn.info.transaction_status != _IDLE:
+                return self._append_pipelined(conn, cursor, batch, chain, _SAVEPOINT)
+            return self._append_pipelined(conn, cursor, batch, chain, _TRANSACTION)
 
     def _append_pipelined(
-        self, conn: Any, cursor: Any, batch: list[Entry], chain: Chain | None
+        self,
+        conn: Any,
+        cursor: Any,
+        batch: list[Entry],
+        chain: Chain | None,
+        steps: tuple[str, str, tuple[str, ...]],
     ) -> list[Entry]:
-        """A small append on a pooled connection (autocommit) in two round trips: BEGIN and
-        the reads, then the writes and COMMIT, each sent as one pipeline."""
+        """A small append in two round trips: the start (BEGIN, or a SAVEPOINT inside a host's
+        transaction) and the reads, then the writes and the end, each sent as one pipeline.
+
+        psycopg's own ``transaction()`` would sync the pipeline on entering and leaving it
+        (four more round trips), so the statements are sent here; ``steps`` holds them.
+        """
+        start, end, undo = steps
         try:
             with conn.pipeline():
                 control = cursor()
-                control.execute("BEGIN", prepare=False)
+                control.execute(start, prepare=False)
                 result = write.append(conn, cursor, self._sql, batch, chain, rows.decode)
-                control.execute("COMMIT", prepare=False)
+                control.execute(end, prepare=False)
         except BaseException:
-            # The error being raised is the one to report; a connection this leaves in a
-            # transaction is rolled back (or discarded) by the pool.
+            # The error being raised is the one to report. Undo what this append did; if even
+            # that fails, a pooled connection is rolled back (or discarded) by the pool.
             with suppress(psycopg.Error):
                 if not conn.closed and conn.info.transaction_status != _IDLE:
-                    conn.execute("ROLLBACK")
+                    for statement in undo:
+                        cursor().execute(statement, prepare=False)
             raise
         return result
 
@@ -351,6 +361,14 @@ class PostgresStore:
 
 
 _IDLE = psycopg.pq.TransactionStatus.IDLE
+#: How a pipelined append starts, ends and is undone: its own transaction, or a savepoint in
+#: the host's.
+_TRANSACTION = ("BEGIN", "COMMIT", ("ROLLBACK",))
+_SAVEPOINT = (
+    "SAVEPOINT activitylog_append",
+    "RELEASE SAVEPOINT activitylog_append",
+    ("ROLLBACK TO SAVEPOINT activitylog_append", "RELEASE SAVEPOINT activitylog_append"),
+)
 
 
 def _number(key: str, value: str, kind: type[Any]) -> Any:
