@@ -198,10 +198,12 @@ class TestConfiguration:
         with pytest.raises(ConfigurationError, match="nothing after the scheme"):
             ActivityLog.open("memory://somewhere")
 
-    def test_nul_in_a_path(self, tmp_path: Path) -> None:
-        """A NUL in a store URL raises ConfigurationError, and no file is made."""
-        with pytest.raises(ConfigurationError, match=r"NUL|not a usable file path"):
-            ActivityLog.open(f"sqlite:///{tmp_path}/a\x00b.db")
+    @pytest.mark.parametrize(("name", "error"), [("a\x00b.db", "NUL"), ("\ud800.db", "Unicode")])
+    def test_unusable_text_in_a_url(self, tmp_path: Path, name: str, error: str) -> None:
+        """A NUL or a lone surrogate in a store URL raises ConfigurationError, and no file
+        is made."""
+        with pytest.raises(ConfigurationError, match=error):
+            ActivityLog.open(f"sqlite:///{tmp_path}/{name}")
         assert list(tmp_path.iterdir()) == []
 
     def test_a_clock_returning_nonsense(self) -> None:

@@ -27,6 +27,12 @@ def open_store(url: str, **options: Any) -> Store:
         raise ConfigurationError(
             f"not a store URL: {url!r} (try 'sqlite:///path/to/activity.db' or 'memory://')"
         )
+    if "\x00" in url:
+        raise ConfigurationError(f"a store URL cannot hold a NUL character: {url!r}")
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigurationError(f"a store URL must be valid Unicode text: {url!r}") from None
     scheme = url.split("://", 1)[0].lower()
     target = SCHEMES.get(scheme)
     if target is not None:
