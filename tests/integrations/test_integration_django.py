@@ -251,6 +251,15 @@ class TestManagementCommands:
         assert header.startswith("id,occurred_at,action")
         assert "lead.updated" in row and "Ada Lovelace" in row
 
+    def test_export_writes_json_lines_to_a_file(self, client_ada: Client, tmp_path: Any) -> None:
+        """--format jsonl --output FILE: one JSON object per entry in the file."""
+        client_ada.get("/direct")
+        target = tmp_path / "acme.jsonl"
+        call_command("activitylog_export", "--org", "acme", "--format", "jsonl",
+                     "--output", str(target), stderr=io.StringIO())
+        [line] = target.read_text(encoding="utf-8").splitlines()
+        assert json.loads(line)["actor"]["name"] == "Ada Lovelace"
+
 
 @pytest.mark.django_db(transaction=True)
 class TestViewerMount:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import csv
-import json
+import io
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from .....access import Role, Viewer
-from .....cli import CSV_COLUMNS, csv_row, entry_record
+from .....cli.export import write_export
+from .....cli.outfile import GuardedStream, OutputError
+from .....cli.terminal import Progress
 from .....errors import ActivityLogError
 from ...conf import get_log
 
 
 class Command(BaseCommand):
-    """Write an organization's entries, oldest first, with the CLI's columns and cell escaping."""
+    """Write an organization's entries, oldest first, as the command line's ``export`` does
+    (same columns, formula-safe cells), with the project's configured log."""
 
     help = "Export one organization's Activity Log as CSV or JSON Lines, oldest first."
 
@@ -25,29 +27,16 @@ class Command(BaseCommand):
         parser.add_argument("--output", help="a file to write (default: standard output)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        org = options["org"]
+        org, fmt, path = options["org"], options["format"], options["output"]
+        quiet = Progress("Exporting", stream=io.StringIO())  # never drawn: not a terminal
         try:
-            log = get_log()
-            query = log.query(org, viewer=Viewer("manage.py", org, Role.OWNER)).sort("date", False)
-            if options["output"]:
-                with open(options["output"], "w", encoding="utf-8", newline="") as stream:
-                    written = self._write(query, options["format"], stream)
-                self.stderr.write(f"Exported {written} entries to {options['output']}")
+            query = get_log().query(org, viewer=Viewer("manage.py", org, Role.OWNER))
+            query = query.sort("date", False)
+            if path:
+                with open(path, "w", encoding="utf-8", newline="") as raw:
+                    written = write_export(query, fmt, GuardedStream(raw, path), quiet)
+                self.stderr.write(f"Exported {written} entries to {path}")
             else:
-                self._write(query, options["format"], self.stdout)
-        except ActivityLogError as exc:
+                write_export(query, fmt, GuardedStream(self.stdout, "standard output"), quiet)
+        except (ActivityLogError, OutputError) as exc:
             raise CommandError(str(exc)) from exc
-
-    def _write(self, query: Any, fmt: str, stream: Any) -> int:
-        written = 0
-        if fmt == "csv":
-            writer = csv.writer(stream, lineterminator="\r\n")
-            writer.writerow(CSV_COLUMNS)
-            for entry in query:
-                writer.writerow(csv_row(entry))
-                written += 1
-        else:
-            for entry in query:
-                stream.write(json.dumps(entry_record(entry), ensure_ascii=False) + "\n")
-                written += 1
-        return written
