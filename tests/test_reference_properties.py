@@ -158,6 +158,14 @@ def test_every_store_answers_like_the_reference(
         reference = ActivityLog(MemoryStore(), clock=clock)
         other = ActivityLog(store, clock=clock)
         entries = build_all(reference, batch)
+        keyed = [a for a in batch if "idempotency_key" in a]
+        if keyed and data.draw(st.booleans(), label="conflict"):
+            # The same key for something else: every store must refuse it as the reference does.
+            reused = data.draw(st.sampled_from(keyed), label="reused")
+            other_args = {**reused, "metadata": {"conflict": True}}
+            clash = build_all(reference, [other_args])[0]
+            at = data.draw(st.integers(0, len(entries)), label="at")
+            entries = [*entries[:at], clash, *entries[at:]]
         if entries and data.draw(st.booleans(), label="collide"):
             picks = data.draw(
                 st.lists(
