@@ -1,5 +1,5 @@
 """What every framework integration shares: turning users and tokens into actors and API keys,
-binding one request's context, deciding whether a response succeeded, recording off the loop."""
+binding one request's context, deciding whether a response succeeded, view decorators' specs."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import attrs
 
 from .. import context
 from ..errors import ConfigurationError
+from ..log import ActivityLog
 from ..models import Actor, ApiKeyRef, Target
-from ._http import RequestDetails, bound_details
+from ..registry import ActionRegistry
+from ._http import RequestDetails, RequestSettings, attach, bound_details
 
 T = TypeVar("T")
 
@@ -201,6 +203,49 @@ def auto_target(type_: str, *, id: str = "id", label: str | None = None) -> Call
         return None
 
     return target
+
+
+def view_specs(
+    registry: ActionRegistry,
+    action: str,
+    *,
+    target: Spec = None,
+    metadata: Spec = None,
+    description: Spec = None,
+    changes: Spec = None,
+) -> dict[str, Spec]:
+    """A view decorator's specs, once ``action`` is known to ``registry`` (an unknown action
+    fails when the view is decorated, not at its first request)."""
+    registry.get(action)
+    return {"target": target, "metadata": metadata, "description": description,
+            "changes": changes}
+
+
+class HostIntegration:
+    """What the Flask and Starlette integration objects hold: the log (attached, so entries
+    carry request details), resolvers, the actor of anonymous requests, which request details
+    to record, and the error-body check of their view decorators."""
+
+    def __init__(
+        self,
+        log: ActivityLog,
+        *,
+        org: Callable[..., Any],
+        actor: Callable[..., Any],
+        api_key: Callable[..., Any],
+        role: Callable[..., Any],
+        anonymous_actor: Actor | None = None,
+        request_details: RequestSettings | None = None,
+        error_body: Callable[[Any], bool] | None = None,
+    ) -> None:
+        self.log = attach(log)
+        self.org = org
+        self.actor = actor
+        self.api_key = api_key
+        self.role = role
+        self.anonymous_actor = anonymous_actor
+        self.request_details = request_details or RequestSettings()
+        self.error_body = error_body
 
 
 def entry_fields(call: ViewCall, specs: Mapping[str, Spec]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 
 from .. import context
-from ._common import ViewCall, auto_target
+from ._common import ViewCall, view_specs
 from .django import record_response
 from .django.conf import get_registry
 from .django.middleware import bind_request, current_request, resolve
@@ -92,9 +92,8 @@ def records(
     ``id`` and ``name``, else from the URL's ``pk``. The entry is written when the transaction
     commits.
     """
-    get_registry().get(action)  # an unknown action fails here, at import
-    specs = {"target": auto_target(target) if isinstance(target, str) else target,
-             "metadata": metadata, "description": description, "changes": changes}
+    specs = view_specs(get_registry(), action, target=target, metadata=metadata,
+                       description=description, changes=changes)
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)

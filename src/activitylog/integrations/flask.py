@@ -31,8 +31,17 @@ from .. import context
 from ..access import Role, Viewer
 from ..log import ActivityLog
 from ..models import Actor, ApiKeyRef, Entry
-from ._common import ViewCall, actor_from_user, bound, entry_fields, org_text, succeeded
-from ._http import RequestSettings, attach, details_from
+from ._common import (
+    HostIntegration,
+    ViewCall,
+    actor_from_user,
+    bound,
+    entry_fields,
+    org_text,
+    succeeded,
+    view_specs,
+)
+from ._http import RequestSettings, details_from
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,7 +67,7 @@ def _default_role() -> Role | str | None:
     return role if isinstance(role, (str, Role)) else None
 
 
-class FlaskActivityLog:
+class FlaskActivityLog(HostIntegration):
     """The Flask extension: ``FlaskActivityLog(log, app)`` or ``init_app(app)`` later.
 
     Resolvers take no argument and read ``flask.request`` / ``flask.g``. The defaults read
@@ -80,14 +89,9 @@ class FlaskActivityLog:
         request_details: RequestSettings | None = None,
         error_body: Callable[[Any], bool] | None = None,
     ) -> None:
-        self.log = attach(log)
-        self.org = org
-        self.actor = actor
-        self.api_key = api_key
-        self.role = role
-        self.anonymous_actor = anonymous_actor
-        self.request_details = request_details or RequestSettings()
-        self.error_body = error_body
+        super().__init__(log, org=org, actor=actor, api_key=api_key, role=role,
+                         anonymous_actor=anonymous_actor, request_details=request_details,
+                         error_body=error_body)
         if app is not None:
             self.init_app(app)
 
@@ -173,9 +177,8 @@ class FlaskActivityLog:
     ) -> Callable[[F], F]:
         """Decorate a view so that each successful response (2xx, and a body that
         ``error_body`` does not call an error) records ``action``."""
-        self.log.registry.get(action)
-        specs = {"target": target, "metadata": metadata, "description": description,
-                 "changes": changes}
+        specs = view_specs(self.log.registry, action, target=target, metadata=metadata,
+                           description=description, changes=changes)
         check = error_body or self.error_body
 
         def decorate(view: F) -> F:

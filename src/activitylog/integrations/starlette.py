@@ -36,6 +36,7 @@ from ..access import Role, Viewer
 from ..log import ActivityLog
 from ..models import Actor, ApiKeyRef, Entry
 from ._common import (
+    HostIntegration,
     ViewCall,
     actor_from_user,
     bound,
@@ -43,8 +44,9 @@ from ._common import (
     maybe_await,
     org_text,
     succeeded,
+    view_specs,
 )
-from ._http import RequestSettings, attach, details_from
+from ._http import RequestSettings, details_from
 
 F = TypeVar("F", bound=Callable[..., Any])
 Scope = MutableMapping[str, Any]
@@ -91,7 +93,7 @@ def default_role(conn: HTTPConnection) -> Role | str | None:
     return role if isinstance(role, (str, Role)) else None
 
 
-class StarletteActivityLog:
+class StarletteActivityLog(HostIntegration):
     """The recording setup of one app: the log and how a request maps to org, actor and key.
 
     Resolvers take the ``HTTPConnection`` and may be ``async``. Requests without a user record
@@ -110,14 +112,9 @@ class StarletteActivityLog:
         request_details: RequestSettings | None = None,
         error_body: Callable[[Any], bool] | None = None,
     ) -> None:
-        self.log = attach(log)
-        self.org = org
-        self.actor = actor
-        self.api_key = api_key
-        self.role = role
-        self.anonymous_actor = anonymous_actor
-        self.request_details = request_details or RequestSettings()
-        self.error_body = error_body
+        super().__init__(log, org=org, actor=actor, api_key=api_key, role=role,
+                         anonymous_actor=anonymous_actor, request_details=request_details,
+                         error_body=error_body)
 
     async def resolve(self, conn: HTTPConnection) -> tuple[str | None, Actor | None,
                                                            ApiKeyRef | None]:
@@ -168,9 +165,8 @@ class StarletteActivityLog:
         any other return value (what FastAPI serialises) with a body ``error_body`` accepts.
         Needs :class:`ActivityLogMiddleware` (which makes the request known).
         """
-        self.log.registry.get(action)
-        specs = {"target": target, "metadata": metadata, "description": description,
-                 "changes": changes}
+        specs = view_specs(self.log.registry, action, target=target, metadata=metadata,
+                           description=description, changes=changes)
         check = error_body or self.error_body
 
         def decorate(endpoint: F) -> F:

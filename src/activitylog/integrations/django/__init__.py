@@ -33,7 +33,7 @@ from django.db import transaction
 from ...errors import ConfigurationError
 from ...log import ActivityLog
 from ...models import Entry
-from .._common import ViewCall, entry_fields, succeeded
+from .._common import ViewCall, entry_fields, succeeded, view_specs
 from .conf import get_config, get_log, get_registry
 from .middleware import (
     ActivityLogMiddleware,
@@ -138,9 +138,8 @@ def records(
     :class:`ViewCall`, or a type name (``"lead"``): the id then comes from the response data
     or the URL's ``pk``. The entry is written when the transaction commits.
     """
-    get_registry().get(action)  # an unknown action fails here, at import
-    specs = {"target": target, "metadata": metadata, "description": description,
-             "changes": changes}
+    specs = view_specs(get_registry(), action, target=target, metadata=metadata,
+                       description=description, changes=changes)
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
