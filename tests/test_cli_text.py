@@ -198,3 +198,16 @@ class TestHostileText:
         assert rows[0]["actor_name"] == HOSTILE_NAME
         assert rows[0]["target_label"] == HOSTILE_LABEL
         assert rows[1]["target_label"] == "'=cmd|' /C calc'!A0"
+
+
+class TestCharts:
+    @pytest.mark.parametrize("columns", [50, 80])
+    def test_category_bars_fit_the_terminal(self, hostile_db: str, columns: int) -> None:
+        """`stats` draws its category bars within the terminal's width."""
+        code, shown, _ = run_in_terminal("stats", "--db", hostile_db, "--org", "acme",
+                                         env={"COLUMNS": str(columns), "NO_COLOR": "1"})
+        assert code == 0
+        chart = shown.split("By category", 1)[1].split("By day", 1)[0]
+        bars = [line for line in chart.replace("\r", "").split("\n") if "█" in line]
+        assert bars
+        assert all(text.text_width(line) <= columns for line in bars)

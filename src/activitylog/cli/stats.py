@@ -33,6 +33,9 @@ def register(commands: Commands) -> None:
                    help="how many weeks, counting this one (default 4)")
 
 
+#: The widest a category's bar gets, and the narrowest on a narrow terminal.
+BAR_WIDTH, MIN_BAR_WIDTH = 40, 10
+
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -99,9 +102,12 @@ def run(args: argparse.Namespace, out: Output) -> int:
     names = {n: escape(n) for n in categories}
     name_width = max(text_width(n) for n in names.values())
     peak = max(per_category.values())
+    # Bars take what a terminal leaves after the name and the count (40 columns at most).
+    room = BAR_WIDTH if out.width is None else out.width - name_width - 14
+    width = max(MIN_BAR_WIDTH, min(BAR_WIDTH, room))
     for name in categories:
         count = per_category[name]
-        out.print(f"  {ljust(names[name], name_width)}  {count:>7,}  " + style(bar(count, peak, 40),
+        out.print(f"  {ljust(names[name], name_width)}  {count:>7,}  " + style(bar(count, peak, width),
                                                                       "green"))
     out.print()
     out.print(style("By day", "bold"))
