@@ -167,11 +167,11 @@ class Run:
         """Batch append vs COPY, into two identical empty schemas."""
         size = self.args.batch
         entries = self.wl.entries[: size * self.args.repeat]
-        fresh_schema(self.url, "bench_batch_ours")
-        fresh_schema(self.url, "bench_batch_raw")
-        ours = PostgresStore(self.url, schema="bench_batch_ours")
-        PostgresStore(self.url, schema="bench_batch_raw").close()
-        raw = Raw(self.url, "bench_batch_raw", self.chain)
+        fresh_schema(self.url, self.schema("batch_ours"))
+        fresh_schema(self.url, self.schema("batch_raw"))
+        ours = PostgresStore(self.url, schema=self.schema("batch_ours"))
+        PostgresStore(self.url, schema=self.schema("batch_raw")).close()
+        raw = Raw(self.url, self.schema("batch_raw"), self.chain)
         chunks = [entries[i : i + size] for i in range(0, len(entries), size)]
         it = iter(chunks)
 
@@ -189,13 +189,13 @@ class Run:
         self.add("batch", f"batch append of {size:,} (ours) vs raw COPY", "/s", o, r, "higher")
         ours.close()
         raw.conn.close()
-        fresh_schema(self.url, "bench_batch_ours")
-        fresh_schema(self.url, "bench_batch_raw")
+        fresh_schema(self.url, self.schema("batch_ours"))
+        fresh_schema(self.url, self.schema("batch_raw"))
 
     def load(self) -> PostgresStore:
         """Every entry into the main schema, in batches; then VACUUM ANALYZE."""
-        fresh_schema(self.url, "bench_main")
-        store = PostgresStore(self.url, schema="bench_main", max_size=4)
+        fresh_schema(self.url, self.loaded)
+        store = PostgresStore(self.url, schema=self.loaded, max_size=4)
         size = self.args.batch
         start = time.perf_counter()
         for i in range(0, len(self.wl.entries), size):
@@ -206,30 +206,29 @@ class Run:
         say(f"  load: {len(self.wl.entries) / seconds:,.0f} entries/s ({seconds:.1f} s)")
         self.load_rate = len(self.wl.entries) / seconds
         with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute("VACUUM ANALYZE bench_main.entries")
-            conn.execute("VACUUM ANALYZE bench_main.heads")
-            conn.execute("VACUUM ANALYZE bench_main.category_counts")
+            for table in ("entries", "heads", "category_counts"):
+                conn.execute(f"VACUUM ANALYZE {self.loaded}.{table}")
             sizes = conn.execute(
-                "SELECT pg_total_relation_size('bench_main.entries'), "
-                "pg_relation_size('bench_main.entries'), "
-                "pg_relation_size('bench_main.entries_search')"
+                f"SELECT pg_total_relation_size('{self.loaded}.entries'), "
+                f"pg_relation_size('{self.loaded}.entries'), "
+                f"pg_relation_size('{self.loaded}.entries_search')"
             ).fetchone()
         self.sizes = {"total": sizes[0], "heap": sizes[1], "trigram": sizes[2]}
         return store
 
     def reuse(self) -> PostgresStore:
         """The main schema a previous run loaded with the same workload (checked by count)."""
-        store = PostgresStore(self.url, schema="bench_main", max_size=4)
+        store = PostgresStore(self.url, schema=self.loaded, max_size=4)
         with psycopg.connect(self.url, autocommit=True) as conn:
-            loaded = conn.execute("SELECT count(*) FROM bench_main.entries").fetchone()
+            loaded = conn.execute(f"SELECT count(*) FROM {self.loaded}.entries").fetchone()
             sizes = conn.execute(
-                "SELECT pg_total_relation_size('bench_main.entries'), "
-                "pg_relation_size('bench_main.entries'), "
-                "pg_relation_size('bench_main.entries_search')"
+                f"SELECT pg_total_relation_size('{self.loaded}.entries'), "
+                f"pg_relation_size('{self.loaded}.entries'), "
+                f"pg_relation_size('{self.loaded}.entries_search')"
             ).fetchone()
         assert loaded is not None and sizes is not None
         if loaded[0] < len(self.wl.entries):
-            raise SystemExit(f"bench_main holds {loaded[0]:,} entries, not {len(self.wl.entries):,}")
+            raise SystemExit(f"{self.loaded} holds {loaded[0]:,} entries, not {len(self.wl.entries):,}")
         self.sizes = {"total": sizes[0], "heap": sizes[1], "trigram": sizes[2]}
         self.load_rate = float("nan")
         return store
@@ -237,7 +236,7 @@ class Run:
     def per_commit(self, store: PostgresStore) -> None:
         """record() one per commit (and append() of a built entry) vs raw by hand."""
         log = ActivityLog(store)
-        raw = Raw(self.url, "bench_main", self.chain)
+        raw = Raw(self.url, self.loaded, self.chain)
         org = self.wl.org_ids[3]
         records = [dict(r, org_id=org) for r in self.wl.records if r.get("org_id") == org]
         records = [{k: v for k, v in r.items() if k != "occurred_at"} for r in records]
@@ -285,23 +284,24 @@ class Run:
     def reads(self, store: PostgresStore) -> None:
         """Page queries, search counts and categories() against hand-written SQL."""
         log = ActivityLog(store)
-        raw = Raw(self.url, "bench_main", self.chain)
+        raw = Raw(self.url, self.loaded, self.chain)
         org = self.wl.largest_org
         viewer = Viewer("bench", org, Role.OWNER)
         q = log.query(org, viewer=viewer)
-        e = "bench_main.entries"
+        e = f"{self.loaded}.entries"
         cols = ("id, seq, action, label, category, kind, actor_id, actor_name, actor_avatar_url, "
                 "actor_kind, description, occurred_at, source, api_key_id, api_key_name, "
                 "target_type, target_id, target_label, changes, metadata, idempotency_key, "
                 "prev_hash, hash")  # fmt: skip
         sample = next(x for x in self.wl.entries if x.org_id == org and x.target is not None)
         assert sample.target is not None
-        deep = q.page(1000)
-        for _ in range(self.args.depth // 1000 - 1):
-            deep = q.page(1000, after=deep.next_cursor)
-        cursor = deep.next_cursor
+        depth = min(self.args.depth, sum(1 for x in self.wl.entries if x.org_id == org) // 2)
+        walked, cursor, last = 0, None, ""
+        while walked < depth:  # pages of at most 1,000 (the largest page) down to the depth
+            step = q.page(min(1000, depth - walked), after=cursor)
+            walked, cursor, last = walked + len(step), step.next_cursor, step.entries[-1].id
         assert cursor is not None
-        depth_id = int(deep.entries[-1].id, 16)
+        depth_id = int(last, 16)
         pages: list[tuple[str, str, Callable[[], Any], str, list[Any]]] = [
             ("newest", "newest 50 of the largest organization", lambda: q.page(50),
              f"SELECT {cols} FROM {e} WHERE org_id = %s ORDER BY id DESC LIMIT 50", [org]),
@@ -310,7 +310,7 @@ class Run:
              "ORDER BY id DESC LIMIT 50"), [org]),
             ("action", "first 50 sorted by action", lambda: q.sort("action").page(50),
              f"SELECT {cols} FROM {e} WHERE org_id = %s ORDER BY label, id LIMIT 50", [org]),
-            ("deep", f"50 at depth {self.args.depth:,} (keyset)",
+            ("deep", f"50 at depth {depth:,} (keyset)",
              lambda: q.page(50, after=cursor),
              f"SELECT {cols} FROM {e} WHERE org_id = %s AND id < %s ORDER BY id DESC LIMIT 50",
              [org, depth_id]),
@@ -348,7 +348,16 @@ class Run:
     @property
     def min_time(self) -> float:
         """How long one timing sample lasts at least."""
-        return 0.2
+        return float(self.args.min_time)
+
+    @property
+    def loaded(self) -> str:
+        """The schema holding the loaded log."""
+        return self.schema("main")
+
+    def schema(self, name: str) -> str:
+        """A schema of this run: ``--schema-prefix`` and ``name``."""
+        return f"{self.args.schema_prefix}_{name}"
 
     def main(self) -> dict[str, Any]:
         """Run everything; the report."""
@@ -357,7 +366,7 @@ class Run:
         gc.collect()
         gc.freeze()
         if self.args.reuse:
-            say("reusing the loaded schema bench_main")
+            say(f"reusing the loaded schema {self.loaded}")
             store = self.reuse()
         else:
             say("batch append vs COPY")
@@ -409,12 +418,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--depth", type=int, default=100_000, help="keyset depth (entries)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", help="also write the report to this file")
+    parser.add_argument("--min-time", type=float, default=0.2,
+                        help="seconds one timing sample of a read lasts at least")
+    parser.add_argument("--schema-prefix", default="bench",
+                        help="the run's schemas are PREFIX_main, PREFIX_batch_ours, ...")
     parser.add_argument("--reuse", action="store_true",
-                        help="skip the batch comparison and the load: reuse bench_main")
+                        help="skip the batch comparison and the load: reuse PREFIX_main")
     args = parser.parse_args(argv)
     if not args.url:
         parser.error("no server: pass --url or set ACTIVITYLOG_TEST_POSTGRES_URL")
-    args.depth = max(1000, min(args.depth, args.entries // 4) // 1000 * 1000)
     report = Run(args).main()
     print(table(report))
     if args.json:
