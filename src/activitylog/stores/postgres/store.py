@@ -125,7 +125,7 @@ class PostgresStore:
         """
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("postgresql", "postgres"):
-            raise ConfigurationError(f"not a postgresql:// URL: {url!r}")
+            raise ConfigurationError(f"not a postgresql:// URL: {parts.scheme}://...")
         unknown = set(options) - _OPTIONS
         if unknown:
             raise ConfigurationError(
