@@ -103,6 +103,12 @@ class TestMiddlewareAndRecord:
         assert ambient() == (None, None, None, None)
         assert current_details() is None
 
+    def test_reading_the_user_adds_no_vary_cookie(self, db: None) -> None:
+        """The middleware reads request.user but leaves the session marked as it was."""
+        response = Client().post("/leads/new", {"name": "Anon"})
+        assert response.status_code == 201
+        assert "Cookie" not in response.get("Vary", "")
+
     def test_a_custom_org_resolver_is_used(self, client_ada: Client) -> None:
         """ACTIVITYLOG['ORG'] may be any callable of the request."""
         with override_settings(ACTIVITYLOG={**LOG, "ORG": lambda request: 17}):
