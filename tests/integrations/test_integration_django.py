@@ -155,6 +155,15 @@ class TestViewDecorator:
         assert entry.action == "lead.deleted"
         assert (entry.target.id, entry.target.label) == (str(lead.pk), "Globex")  # type: ignore[union-attr]
 
+    def test_class_based_view_methods_can_be_decorated(self, client_ada: Client) -> None:
+        """records() on a View method finds the request after self."""
+        from al_crm.models import Lead
+
+        lead = Lead.objects.create(name="Old")
+        assert client_ada.post(f"/leads/{lead.pk}/rename", {"name": "New"}).status_code == 200
+        [entry] = entries()
+        assert entry.target is not None and entry.target.label == "New"
+
     def test_returned_failures_record_nothing(self, client_ada: Client) -> None:
         """A returned 404 and a 200 whose body says error are both failures."""
         from al_crm.models import Lead

@@ -18,21 +18,12 @@ except ImportError as exc:  # pragma: no cover - exercised in a process without 
 
     raise missing("Django REST framework", "drf") from exc
 
-import functools
-from collections.abc import Callable
 from contextlib import ExitStack
-from typing import Any, TypeVar, cast
-
-from django.http import HttpRequest
-from rest_framework.request import Request
+from typing import Any
 
 from .. import context
-from ._common import ViewCall, view_specs
-from .django import record_response
-from .django.conf import get_registry
+from .django import records as django_records
 from .django.middleware import bind_request, current_request, resolve
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ActivityLogMixin:
@@ -74,43 +65,9 @@ class ActivityLogMixin:
         self.activitylog_instance = instance
 
 
-def records(
-    action: str,
-    *,
-    target: Any = None,
-    metadata: Any = None,
-    description: Any = None,
-    changes: Any = None,
-    when: Callable[[ViewCall], bool] | None = None,
-    error_body: Callable[[Any], bool] | None = None,
-) -> Callable[[F], F]:
-    """Decorate a DRF view method (or an ``@api_view`` function) to record ``action`` for each
-    successful response: a 2xx status whose data ``error_body`` does not call an error.
-
-    ``target`` may be a type name (``"lead"``): the id and label then come from the instance
-    the view saved or deleted (with :class:`ActivityLogMixin`), else from the response data's
-    ``id`` and ``name``, else from the URL's ``pk``. The entry is written when the transaction
-    commits.
-    """
-    specs = view_specs(get_registry(), action, target=target, metadata=metadata,
-                       description=description, changes=changes)
-
-    def decorate(fn: F) -> F:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            response = fn(*args, **kwargs)
-            if args and isinstance(args[0], (Request, HttpRequest)):
-                view, request = None, args[0]
-            else:
-                view, request = args[0], args[1]
-            instance = getattr(view, "activitylog_instance", None)
-            record_response(action, request, response, kwargs, specs, when=when,
-                            error_body=error_body, view=view, instance=instance)
-            return response
-
-        return cast(F, wrapper)
-
-    return decorate
+#: The view decorator: :func:`activitylog.integrations.django.records`, which reads the
+#: instance :class:`ActivityLogMixin` keeps.
+records = django_records
 
 
 __all__ = ["ActivityLogMixin", "records"]

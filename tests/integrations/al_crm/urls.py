@@ -13,6 +13,7 @@ router.register("api/leads", views.LeadViewSet)
 urlpatterns = [
     path("leads/new", views.create_lead),
     path("leads/<int:pk>/delete", views.delete_lead),
+    path("leads/<int:pk>/rename", views.RenameLead.as_view()),
     path("direct", views.log_direct),
     path("async", views.async_create),
     path("api/touch", views.api_touch),

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import View
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
@@ -98,3 +99,14 @@ def api_create(request: Any) -> Response:
     if not request.data.get("name"):
         return Response({"name": ["required"]}, status=400)
     return Response({"id": 9, "name": request.data["name"]}, status=201)
+
+
+class RenameLead(View):
+    """A class-based view whose method is decorated directly."""
+
+    @records("lead.updated", target="lead")
+    def post(self, request: HttpRequest, pk: int) -> JsonResponse:
+        lead = Lead.objects.get(pk=pk)
+        lead.name = request.POST["name"]
+        lead.save()
+        return JsonResponse({"id": lead.pk, "name": lead.name})

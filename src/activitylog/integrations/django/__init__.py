@@ -29,6 +29,7 @@ from typing import Any, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
+from django.http import HttpRequest
 
 from ...errors import ConfigurationError
 from ...log import ActivityLog
@@ -131,22 +132,32 @@ def records(
     when: Callable[[ViewCall], bool] | None = None,
     error_body: Callable[[Any], bool] | None = None,
 ) -> Callable[[F], F]:
-    """Decorate a Django view so that each successful response records ``action``.
+    """Decorate a view (a function, a class-based view's method, a DRF view method or
+    ``@api_view`` function) so that each successful response records ``action``.
 
     Success is a 2xx status whose body ``error_body`` (default ``ACTIVITYLOG['ERROR_BODY']``)
     does not report an error. ``target`` is a :class:`~activitylog.Target`, a callable taking a
-    :class:`ViewCall`, or a type name (``"lead"``): the id then comes from the response data
-    or the URL's ``pk``. The entry is written when the transaction commits.
+    :class:`ViewCall`, or a type name (``"lead"``): the id and label then come from the
+    instance a DRF view saved or deleted (with ``drf.ActivityLogMixin``), else from the
+    response data's ``id`` and ``name``, else from the URL's ``pk``. The entry is written when
+    the transaction commits.
     """
     specs = view_specs(get_registry(), action, target=target, metadata=metadata,
                        description=description, changes=changes)
 
-    def decorate(view: F) -> F:
-        @functools.wraps(view)
-        def wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
-            response = view(request, *args, **kwargs)
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            response = fn(*args, **kwargs)
+            # A view function gets the request first; a method gets the view, then it (DRF's
+            # Request wraps the HttpRequest as _request).
+            if args and isinstance(getattr(args[0], "_request", args[0]), HttpRequest):
+                view, request = None, args[0]
+            else:
+                view, request = args[0], args[1]
             record_response(action, request, response, kwargs, specs, when=when,
-                            error_body=error_body)
+                            error_body=error_body, view=view,
+                            instance=getattr(view, "activitylog_instance", None))
             return response
 
         return cast(F, wrapper)
