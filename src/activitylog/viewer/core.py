@@ -25,6 +25,7 @@ Query parameters (all optional; repeated ``category`` keeps entries in any of th
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
@@ -36,6 +37,7 @@ from ..errors import InvalidQuery
 from ..log import ActivityLog
 from ..models import Actor, Entry, Kind, Source
 from ..query import DateBucket, Query, resolve_tz
+from .times import english, exact_time, relative_time
 
 #: The largest page the viewer serves.
 MAX_SIZE = 200
@@ -50,6 +52,10 @@ _DATE_LABELS = {
 }
 _KNOWN = frozenset({"q", "category", "date", "sort", "order", "tz", "target", "actor",
                     "cursor", "size"})
+
+
+# What quote_plus(value, safe="") leaves as it is.
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
 
 
 @functools.lru_cache(maxsize=4096)
@@ -207,12 +213,6 @@ def safe_avatar(url: str | None) -> str | None:
     return None
 
 
-def exact_time(moment: datetime, tz: tzinfo) -> str:
-    """The full local time of a moment, e.g. ``"2024-03-13 03:30:00 CET"``."""
-    local = moment.astimezone(tz)
-    return local.isoformat(" ", "seconds")[:19] + " " + (local.tzname() or "UTC")
-
-
 class _Links:
     """What one page's entries share: URLs with ``actor`` or ``target`` replaced, and actors.
 
@@ -241,9 +241,12 @@ class _Links:
             }
         return data
 
-    def target(self, key: tuple[str, str]) -> str:
+    def target(self, type_: str, id_: str) -> str:
         """The URL of a record's history."""
-        return self._prefix + "target=" + quote_plus(f"{key[0]}:{key[1]}", safe="")
+        # quote_plus works character by character, so "type:id" quotes as its two parts
+        # around the colon's "%3A"; ids are mostly plain, which needs no quoting at all.
+        quoted = id_ if _PLAIN(id_) else quote_plus(id_, safe="")
+        return self._prefix + "target=" + _quote(type_) + "%3A" + quoted
 
 
 # Enum .value goes through a descriptor; these lookups are plain dict reads.
@@ -251,11 +254,17 @@ _KINDS = {kind: (kind.value, kind.color) for kind in Kind}
 _SOURCES = {source: source.value for source in Source}
 
 
-def entry_dict(entry: Entry, now: datetime, tz: tzinfo, links: _Links) -> dict[str, Any]:
-    """One entry as the page shows it (JSON-ready)."""
+def entry_dict(entry: Entry, now: datetime, tz: tzinfo, links: _Links,
+               fast: bool = True) -> dict[str, Any]:
+    """One entry as the page shows it (JSON-ready).
+
+    ``fast`` computes "2 hours ago" by :func:`.times.relative_time`, which only speaks
+    English: pass ``times.english()`` (once per page).
+    """
     target, key = entry.target, entry.api_key
     kind, color = _KINDS[entry.kind]
     source = _SOURCES[entry.source]
+    occurred_at = entry.occurred_at
     return {
         "id": entry.id,
         "seq": entry.seq,
@@ -266,16 +275,16 @@ def entry_dict(entry: Entry, now: datetime, tz: tzinfo, links: _Links) -> dict[s
         "color": color,
         "actor": links.actor(entry.actor),
         "description": entry.description,
-        "occurred_at": entry.occurred_at.isoformat(),
-        "relative_time": entry.relative_time(now),
-        "exact_time": exact_time(entry.occurred_at, tz),
+        "occurred_at": occurred_at.isoformat(),
+        "relative_time": relative_time(occurred_at, now) if fast else entry.relative_time(now),
+        "exact_time": exact_time(occurred_at, tz),
         "source": source,
         "api_key": None if key is None or source != "api" else {"name": key.name},
         "target": None if target is None else {
             "type": target.type,
             "id": target.id,
             "label": target.label,
-            "history_url": links.target((target.type, target.id)),
+            "history_url": links.target(target.type, target.id),
         },
     }
 
@@ -301,6 +310,7 @@ def build_page(
     entry_links = _Links(params, path)
     now = log.clock()
     tz = query.tz
+    fast = english()
     counts = log.categories(org_id, viewer=viewer)
     present = {name for name, _ in counts}
     # A selected category with no entries stays listed, so it can still be unselected.
@@ -360,7 +370,7 @@ def build_page(
         "clear_url": path,
         "first_page": params.cursor is None,
         "total_in_org": sum(count for _, count in counts),
-        "entries": [entry_dict(e, now, tz, entry_links) for e in page.entries],
+        "entries": [entry_dict(e, now, tz, entry_links, fast) for e in page.entries],
         "categories": categories,
         "dates": dates,
         "sort": sorts,
