@@ -7,24 +7,15 @@ import json
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from activitylog import ActivityLog, Actor, Target
 from activitylog.cli import app
-from test_cli import ORG, OWNER, _env, demo_db, run, run_process
+from test_cli import ORG, OWNER, _env, demo_db, demo_log, run, run_process
 
-__all__ = ["demo_db"]  # the fixture, shared with test_cli
-
-
-@pytest.fixture
-def demo_log(demo_db: str) -> Iterator[ActivityLog]:
-    """The demo database opened through the library, to compare the command line with."""
-    log = ActivityLog.open(f"sqlite:///{demo_db}")
-    yield log
-    log.close()
+__all__ = ["demo_db", "demo_log"]  # fixtures shared with test_cli
 
 
 @pytest.fixture
