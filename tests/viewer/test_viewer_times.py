@@ -1,0 +1,142 @@
+"""The page's fast times say exactly what ``Entry.relative_time`` and the exact time said."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote_plus
+from zoneinfo import ZoneInfo
+
+import pytest
+from humanize import i18n
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from activitylog import Actor, Entry, Viewer
+from activitylog.viewer import ViewerApp, core, times
+
+from .conftest import START
+from .test_viewer_app import api
+
+NOW = datetime(2024, 3, 13, 2, 30, tzinfo=timezone.utc)
+
+
+def entry_at(moment: datetime) -> Entry:
+    """An entry that occurred at ``moment``."""
+    return Entry(id="e1", org_id="acme", action="lead.created", label="Lead Created",
+                 category="Leads", kind="create", actor=Actor("u1", "Ada"),
+                 description="Ada created lead", occurred_at=moment, source="dashboard")
+
+
+def reference(delta: timedelta, now: datetime = NOW) -> str:
+    """What ``Entry.relative_time`` (humanize) says of an entry ``delta`` before ``now``."""
+    return entry_at(now - delta).relative_time(now)
+
+
+@pytest.fixture
+def french() -> Iterator[None]:
+    """humanize speaks French for the test's duration."""
+    i18n.activate("fr_FR")
+    try:
+        yield
+    finally:
+        i18n.deactivate()
+
+
+class TestRelativeTime:
+    def test_every_second_around_each_step_of_the_first_day(self) -> None:
+        """Every second of the first two hours (seconds, minutes rounded half to even), and
+        around each half hour after (hours rounded), ago and ahead, reads as humanize's."""
+        seconds = set(range(7201))
+        for half_hour in range(1800, 86400 + 1800, 1800):
+            seconds.update(range(half_hour - 3, half_hour + 4))
+        seconds.update(range(0, 86400, 61))
+        for second in sorted(seconds):
+            for delta in (timedelta(seconds=second), timedelta(seconds=-second)):
+                assert times.relative_time(NOW - delta, NOW) == reference(delta), delta
+
+    def test_every_day_of_four_years_both_ways(self) -> None:
+        """Each day up to four years (months of 30.5 days, years of 365), ago and ahead."""
+        for days in range(4 * 365 + 2):
+            for extra in (0, 1, 43199, 43201, 86399):
+                for sign in (1, -1):
+                    delta = sign * timedelta(days=days, seconds=extra)
+                    assert times.relative_time(NOW - delta, NOW) == reference(delta), delta
+
+    @settings(max_examples=600, deadline=None)
+    @given(st.timedeltas(min_value=timedelta(days=-400_000), max_value=timedelta(days=400_000)))
+    @example(timedelta(microseconds=999_999))
+    @example(timedelta(microseconds=-1))
+    @example(timedelta(minutes=-5))
+    @example(timedelta(minutes=-5, microseconds=-1))
+    @example(timedelta(seconds=90))  # round(1.5) is 2
+    @example(timedelta(seconds=150))  # round(2.5) is 2
+    @example(timedelta(days=365 * 1000))  # "1,000 years"
+    def test_any_delta(self, delta: timedelta) -> None:
+        """Any delta to microseconds, thousands of years either way, reads as humanize's."""
+        assert times.relative_time(NOW - delta, NOW) == reference(delta)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.timedeltas(min_value=timedelta(days=-3000), max_value=timedelta(days=3000)),
+           st.sampled_from(["UTC", "Europe/Paris", "America/St_Johns", "Asia/Kathmandu"]))
+    def test_any_zone_of_now(self, delta: timedelta, zone: str) -> None:
+        """The zone ``now`` and the entry are written in changes nothing."""
+        now = NOW.astimezone(ZoneInfo(zone))
+        assert times.relative_time((NOW - delta).astimezone(ZoneInfo(zone)), now) == \
+            reference(delta, now)
+
+    def test_english_only_while_humanize_speaks_english(self, french: None) -> None:
+        """With a humanize translation active the page leaves the wording to humanize."""
+        assert not times.english()
+        moment = NOW - timedelta(hours=2)
+        links = core._Links(core.Params(), "/")
+        data = core.entry_dict(entry_at(moment), NOW, timezone.utc, links, times.english())
+        assert data["relative_time"] == entry_at(moment).relative_time(NOW) != "2 hours ago"
+
+    def test_page_in_another_language(self, app: ViewerApp, owner: Viewer,
+                                      french: None) -> None:
+        """The API's entries carry humanize's translated wording when it is active."""
+        for entry in api(app, owner)["entries"]:
+            moment = datetime.fromisoformat(entry["occurred_at"])
+            assert entry["relative_time"] == entry_at(moment).relative_time(START)
+
+    def test_english_by_default(self) -> None:
+        """Nothing activated: the fast path is used."""
+        assert times.english()
+
+
+class TestExactTime:
+    @settings(max_examples=300, deadline=None)
+    @given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
+                        timezones=st.just(timezone.utc)),
+           st.sampled_from(["UTC", "Europe/Paris", "America/St_Johns", "Asia/Kathmandu",
+                            "Australia/Lord_Howe"]))
+    def test_as_written_before(self, moment: datetime, zone: str) -> None:
+        """Date, time to the second and the zone's abbreviation, as isoformat gives them."""
+        tz = ZoneInfo(zone)
+        local = moment.astimezone(tz)
+        expected = local.isoformat(" ", "seconds")[:19] + " " + (local.tzname() or "UTC")
+        assert times.exact_time(moment, tz) == expected
+
+
+class TestHistoryUrl:
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(min_size=1, max_size=12), st.text(min_size=1, max_size=12))
+    @example("lead", "42")
+    @example("deal", "a b+c/d:e")
+    def test_as_quote_plus_of_type_and_id(self, type_: str, id_: str) -> None:
+        """A record's history URL quotes ``type:id`` exactly as quote_plus does."""
+        links = core._Links(core.Params(q="x"), "/api/entries")
+        url = links.target(type_, id_)
+        assert url == "/api/entries?q=x&target=" + quote_plus(f"{type_}:{id_}", safe="")
+
+    def test_in_the_page(self, app: ViewerApp, owner: Viewer) -> None:
+        """Every entry's history URL names its own target."""
+        for entry in api(app, owner)["entries"]:
+            target = entry["target"]
+            assert target is not None
+            expected = quote_plus(f"{target['type']}:{target['id']}", safe="")
+            assert entry["target"]["history_url"].endswith("target=" + expected)
+            assert json.dumps(entry)  # plain JSON values only
+
