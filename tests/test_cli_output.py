@@ -50,6 +50,23 @@ def device(tmp_path: Path, name: str, major: int, minor: int) -> Path:
     return twin
 
 
+def block_device(tmp_path: Path) -> Path:
+    """A block device node: a twin of loop0 made with mknod (root), or one of the machine's.
+
+    The export must refuse it before opening it, so the device itself is never touched.
+    """
+    twin = tmp_path / "blockdev"
+    try:
+        os.mknod(twin, 0o600 | stat.S_IFBLK, os.makedev(7, 0))
+        return twin
+    except OSError:
+        pass
+    for candidate in sorted(Path("/dev").iterdir()):
+        if stat.S_ISBLK(os.lstat(candidate).st_mode):
+            return candidate
+    pytest.skip("no block device can be made or found on this machine")
+
+
 def leftovers(folder: Path) -> list[str]:
     """Temporary files an export may have left in ``folder``."""
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
@@ -140,20 +157,26 @@ class TestSpecialFiles:
         assert target.read_bytes() == export_bytes(demo_db)
         assert leftovers(tmp_path) == []
 
-    @pytest.mark.parametrize("kind", ["directory", "socket"])
+    @pytest.mark.parametrize("kind", ["directory", "socket", "block device"])
     def test_other_kinds_are_refused(self, demo_db: str, tmp_path: Path, kind: str) -> None:
-        """A directory or a socket is never written to or replaced."""
+        """A directory, a socket or a block device is never written to or replaced."""
         path = tmp_path / "thing"
         if kind == "directory":
             path.mkdir()
-        else:
+        elif kind == "socket":
             sock = socket.socket(socket.AF_UNIX)
             sock.bind(str(path))
             sock.close()
+        else:
+            path = block_device(tmp_path)
+        before = os.lstat(path)
         proc = export(demo_db, "--output", str(path))
         assert proc.returncode == 2
         one_error_line(proc.stderr, f"is a {kind}")
-        assert (path.is_dir() if kind == "directory" else stat.S_ISSOCK(os.lstat(path).st_mode))
+        after = os.lstat(path)
+        assert (after.st_mode, after.st_ino, after.st_rdev) == (
+            before.st_mode, before.st_ino, before.st_rdev)
+        assert leftovers(path.parent) == []
 
     def test_dash_is_standard_output(self, demo_db: str) -> None:
         """--output - writes to standard output, as no --output does."""
