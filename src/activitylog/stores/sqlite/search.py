@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -239,51 +239,45 @@ def pending_sql(
 
 def index_problem(conn: sqlite3.Connection, code: int, upto_seq: int) -> tuple[int, str] | None:
     """The first entry (lowest ``seq`` up to ``upto_seq``) of the organization coded ``code``
-    that the search index does not hold under its organization and category, nor the pending
-    table: an entry hidden from search by editing derived rows. ``None`` when every one is
-    there. Reads each category's entries and index rows in id order, side by side (bounded
-    memory); the index's text cannot be read back (the index stores none), so what is checked
-    is that each entry is indexed, once, where its organization and category say.
+    that neither the search index holds under its organization nor the pending table: an entry
+    hidden from search by editing derived rows. ``None`` when every one is there.
+
+    Reads the organization's entries and its index rows in id order, side by side (bounded
+    memory, one pass over each). The index stores no text, so its rows' words cannot be read
+    back; and checking each row's category token would read every category's rows of every
+    organization, so what is checked is that each entry is indexed under its organization (or
+    pending under its organization and category).
     """
+    conn.create_function("activitylog_token", 1, schema.token, deterministic=True)
     cursor = plain_cursor(conn)
     org_token = schema.token(code)
+    # Pending rows are few (never more than the store's PENDING_LIMIT): their category token is
+    # checked against the entry's category too.
     pending = {
-        row[0]: (row[1], row[2])
-        for row in cursor.execute(f"SELECT id, org, category FROM {schema.PENDING}")
-    }
-    names = [
         row[0]
         for row in cursor.execute(
-            f"SELECT DISTINCT category FROM {schema.ENTRIES} WHERE org = ?", (code,)
-        ).fetchall()
-    ]
-    first: tuple[int, str] | None = None
-    for name in names:
-        found = (
-            plain_cursor(conn)
-            .execute("SELECT code FROM activitylog_categories WHERE name = ?", (name,))
-            .fetchone()
+            f"SELECT p.id FROM {schema.PENDING} p JOIN {schema.ENTRIES} e ON e.id = p.id "
+            "JOIN activitylog_categories c ON c.name = e.category "
+            "WHERE p.org = ? AND e.org = ? AND p.category = activitylog_token(c.code)",
+            (org_token, code),
         )
-        token = None if found is None else schema.token(int(found[0]))
-        indexed: Iterator[Any] = iter(())
-        if token is not None:
-            match = f"org : {fts_string(org_token)} AND category : {fts_string(token)}"
-            indexed = (
-                row[0]
-                for row in plain_cursor(conn).execute(
-                    f"SELECT rowid FROM {schema.SEARCH}(?) ORDER BY rowid", (match,)
-                )
-            )
-        current = next(indexed, None)
-        for id_, seq in plain_cursor(conn).execute(
-            f"SELECT id, seq FROM {schema.ENTRIES} WHERE org = ? AND category = ? ORDER BY id",
-            (code, name),
-        ):
-            if not isinstance(seq, int) or seq > upto_seq or (first and seq >= first[0]):
-                continue
-            while current is not None and current < id_:
-                current = next(indexed, None)
-            if current == id_ or (token is not None and pending.get(id_) == (org_token, token)):
-                continue
+    }
+    indexed = (
+        row[0]
+        for row in plain_cursor(conn).execute(
+            f"SELECT rowid FROM {schema.SEARCH}(?) ORDER BY rowid",
+            (f"org : {fts_string(org_token)}",),
+        )
+    )
+    current = next(indexed, None)
+    first: tuple[int, str] | None = None
+    for id_, seq in plain_cursor(conn).execute(
+        f"SELECT id, seq FROM {schema.ENTRIES} WHERE org = ? ORDER BY id", (code,)
+    ):
+        while current is not None and current < id_:
+            current = next(indexed, None)
+        if current == id_ or id_ in pending:
+            continue
+        if isinstance(seq, int) and seq <= upto_seq and (first is None or seq < first[0]):
             first = (seq, "the entry is missing from the search index (it was hidden from search)")
     return first
