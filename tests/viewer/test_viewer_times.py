@@ -83,8 +83,8 @@ class TestRelativeTime:
     def test_any_zone_of_now(self, delta: timedelta, zone: str) -> None:
         """The zone ``now`` and the entry are written in changes nothing."""
         now = NOW.astimezone(ZoneInfo(zone))
-        assert times.relative_time((NOW - delta).astimezone(ZoneInfo(zone)), now) == \
-            reference(delta, now)
+        entry = entry_at((NOW - delta).astimezone(ZoneInfo(zone)))
+        assert times.relative_time(entry.occurred_at, now) == entry.relative_time(now)
 
     def test_english_only_while_humanize_speaks_english(self, french: None) -> None:
         """With a humanize translation active the page leaves the wording to humanize."""
@@ -109,15 +109,17 @@ class TestRelativeTime:
 class TestExactTime:
     @settings(max_examples=300, deadline=None)
     @given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
-                        timezones=st.just(timezone.utc)),
+                        timezones=st.sampled_from([timezone.utc, ZoneInfo("Europe/Paris")])),
            st.sampled_from(["UTC", "Europe/Paris", "America/St_Johns", "Asia/Kathmandu",
                             "Australia/Lord_Howe"]))
     def test_as_written_before(self, moment: datetime, zone: str) -> None:
-        """Date, time to the second and the zone's abbreviation, as isoformat gives them."""
+        """Date, time to the second and the zone's abbreviation, as isoformat gives them,
+        with the moment's own ISO text alongside."""
         tz = ZoneInfo(zone)
         local = moment.astimezone(tz)
         expected = local.isoformat(" ", "seconds")[:19] + " " + (local.tzname() or "UTC")
         assert times.exact_time(moment, tz) == expected
+        assert times.moment_texts(moment, tz) == (moment.isoformat(), expected)
 
 
 class TestHistoryUrl:

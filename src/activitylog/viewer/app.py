@@ -111,8 +111,10 @@ def _respond(status: int, content_type: str, body: bytes | Iterable[bytes],
     return Response(status, headers, body)
 
 
-# One encoder for every answer: json.dumps with options builds a new one per call.
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# One encoder for every answer: json.dumps with options builds a new one per call. Answers
+# are dicts built afresh for each request, never cyclic: no need to track the containers seen.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+                           check_circular=False).encode
 
 
 def _json(status: int, data: Any) -> Response:

@@ -37,7 +37,7 @@ from ..errors import InvalidQuery
 from ..log import ActivityLog
 from ..models import Actor, Entry, Kind, Source
 from ..query import DateBucket, Query, resolve_tz
-from .times import english, exact_time, relative_time
+from .times import english, moment_texts, relative_time
 
 #: The largest page the viewer serves.
 MAX_SIZE = 200
@@ -265,6 +265,7 @@ def entry_dict(entry: Entry, now: datetime, tz: tzinfo, links: _Links,
     kind, color = _KINDS[entry.kind]
     source = _SOURCES[entry.source]
     occurred_at = entry.occurred_at
+    iso, exact = moment_texts(occurred_at, tz)
     return {
         "id": entry.id,
         "seq": entry.seq,
@@ -275,9 +276,9 @@ def entry_dict(entry: Entry, now: datetime, tz: tzinfo, links: _Links,
         "color": color,
         "actor": links.actor(entry.actor),
         "description": entry.description,
-        "occurred_at": occurred_at.isoformat(),
+        "occurred_at": iso,
         "relative_time": relative_time(occurred_at, now) if fast else entry.relative_time(now),
-        "exact_time": exact_time(occurred_at, tz),
+        "exact_time": exact,
         "source": source,
         "api_key": None if key is None or source != "api" else {"name": key.name},
         "target": None if target is None else {

@@ -17,7 +17,7 @@ from datetime import datetime, tzinfo
 
 from humanize import i18n
 
-from ..models import CLOCK_SKEW, Entry
+from ..models import CLOCK_SKEW
 
 
 def english() -> bool:
@@ -81,13 +81,19 @@ def relative_time(occurred_at: datetime, now: datetime) -> str:
     return natural_delta(delta.days, delta.seconds) + " ago"
 
 
-def entry_relative_time(entry: Entry, now: datetime, fast: bool) -> str:
-    """``entry.relative_time(now)``, by :func:`relative_time` when ``fast`` (English)."""
-    return relative_time(entry.occurred_at, now) if fast else entry.relative_time(now)
-
-
 def exact_time(moment: datetime, tz: tzinfo) -> str:
     """The full local time of a moment, e.g. ``"2024-03-13 03:30:00 CET"``."""
+    return moment_texts(moment, tz)[1]
+
+
+def moment_texts(moment: datetime, tz: tzinfo) -> tuple[str, str]:
+    """``moment.isoformat()`` and :func:`exact_time` of it, in one go.
+
+    ``isoformat`` is the costly part of both; a local time with the moment's own offset (a
+    UTC entry seen in UTC, the default) has the same ISO text, so it is written once.
+    """
+    text = moment.isoformat()
     local = moment.astimezone(tz)
-    text = local.isoformat()
-    return text[:10] + " " + text[11:19] + " " + (local.tzname() or "UTC")
+    offset = local.utcoffset()
+    local_text = text if offset == moment.utcoffset() else local.isoformat()
+    return text, local_text[:10] + " " + local_text[11:19] + " " + (local.tzname() or "UTC")
