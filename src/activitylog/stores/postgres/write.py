@@ -40,14 +40,13 @@ class Statements:
     """The append's SQL for one schema (built once per store)."""
 
     def __init__(self, s: str) -> None:
-        self.create_heads = (
-            f"INSERT INTO {s}.heads (org_id, seq, hash) SELECT o, 0, NULL FROM unnest(%s::text[]) o "
+        # One statement per organization (never one naming several): under Citus each is
+        # routed to the one shard holding the organization.
+        self.create_head = (
+            f"INSERT INTO {s}.heads (org_id, seq, hash) VALUES (%s, 0, NULL) "
             "ON CONFLICT (org_id) DO NOTHING"
         )
-        self.lock_heads = (
-            f"SELECT org_id, seq, hash FROM {s}.heads WHERE org_id = ANY(%s::text[]) "
-            "ORDER BY org_id FOR UPDATE"
-        )
+        self.lock_head = f"SELECT seq, hash FROM {s}.heads WHERE org_id = %s FOR UPDATE"
         self.lock_ids = (
             "SELECT count(pg_advisory_xact_lock(%s, b)) FROM unnest(%s::int[]) WITH ORDINALITY "
             "AS t(b, i)"
@@ -55,9 +54,8 @@ class Statements:
         self.taken = f"SELECT id FROM {s}.entries WHERE id = ANY(%s::bigint[])"
         self.taken_one = f"SELECT 1 FROM {s}.entries WHERE id = %s"
         self.by_key = (
-            f"SELECT e.org_id, {rows.columns('e')} FROM {s}.entries e "
-            "JOIN unnest(%s::text[], %s::text[]) AS k(org_id, idempotency_key) "
-            "ON e.org_id = k.org_id AND e.idempotency_key = k.idempotency_key"
+            f"SELECT {rows.columns('e')} FROM {s}.entries e "
+            "WHERE e.org_id = %s AND e.idempotency_key = ANY(%s::text[])"
         )
         self.insert = (
             f"INSERT INTO {s}.entries ({_INSERT_COLUMNS}) VALUES ("
@@ -91,28 +89,37 @@ def append(
     encoded = [rows.encode(entry) for entry in batch]
     orgs = sorted({entry.org_id for entry in batch})
     buckets = sorted({(number // ids.IDS_PER_MS) % ID_LOCKS + 1 for number, _, _ in encoded})
-    keyed = [(e.org_id, e.idempotency_key) for e in batch if e.idempotency_key is not None]
+    keys_of: dict[str, list[str]] = {}
+    for e in batch:
+        if e.idempotency_key is not None:
+            keys_of.setdefault(e.org_id, []).append(e.idempotency_key)
     wanted = sorted({number for number, _, _ in encoded})
     large = len(batch) > COPY_ABOVE
 
-    heads_cur, taken_cur, keys_cur = cursor(), cursor(), cursor()
     # (Entering or leaving a nested pipeline costs a round trip: only the COPY path opens one.)
     with conn.pipeline() if large else nullcontext():
-        cursor().execute(sql.create_heads, (orgs,))
-        heads_cur.execute(sql.lock_heads, (orgs,))
+        head_curs = []
+        for org in orgs:  # in org order, so that two writers never wait for each other in turn
+            cursor().execute(sql.create_head, (org,))
+            head_curs.append(cursor())
+            head_curs[-1].execute(sql.lock_head, (org,))
         cursor().execute(sql.lock_ids, (LOCK_CLASS, buckets))
+        taken_cur = cursor()
         taken_cur.execute(sql.taken, (wanted,))
-        if keyed:
-            keys_cur.execute(
-                sql.by_key, ([k[0] for k in keyed], [k[1] for k in keyed]), binary=True
-            )
-        heads = {org: [seq, hash_] for org, seq, hash_ in heads_cur.fetchall()}
+        key_curs = []
+        for org, keys in keys_of.items():
+            key_curs.append((org, cursor()))
+            key_curs[-1][1].execute(sql.by_key, (org, keys), binary=True)
+        heads = {}
+        for org, head_cur in zip(orgs, head_curs, strict=True):
+            seq, hash_ = head_cur.fetchone()
+            heads[org] = [seq, hash_]
         taken = {number for (number,) in taken_cur.fetchall()}
         stored_keys: dict[tuple[str, str], Entry] = {}
-        if keyed:
-            for row in keys_cur.fetchall():
-                entry = decode(row[1:], row[0])
-                stored_keys[(row[0], entry.idempotency_key)] = entry
+        for org, key_cur in key_curs:
+            for row in key_cur.fetchall():
+                entry = decode(row, org)
+                stored_keys[(org, entry.idempotency_key)] = entry
     checked = set(wanted)
 
     result: list[Entry] = []
