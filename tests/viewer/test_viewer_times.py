@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
@@ -91,7 +91,7 @@ class TestRelativeTime:
         assert not times.english()
         moment = NOW - timedelta(hours=2)
         links = core._Links(core.Params(), "/")
-        data = core.entry_dict(entry_at(moment), NOW, timezone.utc, links, times.english())
+        data = core.entry_dict(entry_at(moment), times.PageTimes(NOW, timezone.utc), links)
         assert data["relative_time"] == entry_at(moment).relative_time(NOW) != "2 hours ago"
 
     def test_page_in_another_language(self, app: ViewerApp, owner: Viewer,
@@ -142,3 +142,21 @@ class TestHistoryUrl:
             assert entry["target"]["history_url"].endswith("target=" + expected)
             assert json.dumps(entry)  # plain JSON values only
 
+
+
+class TestPageTimes:
+    @settings(max_examples=300, deadline=None)
+    @given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
+                        timezones=st.sampled_from([timezone.utc, ZoneInfo("UTC"),
+                                                   ZoneInfo("Europe/Paris")])),
+           st.sampled_from([ZoneInfo("UTC"), ZoneInfo("Etc/UTC"), ZoneInfo("Etc/GMT"),
+                            ZoneInfo("Etc/GMT+5"), ZoneInfo("Europe/Paris"), timezone.utc,
+                            timezone(timedelta(0), "Z"), timezone(timedelta(hours=-3))]))
+    def test_as_each_text_alone(self, moment: datetime, tz: tzinfo) -> None:
+        """ISO text, exact local time and relative time, whichever zones the entry and the
+        viewer have (UTC ones taking the short way), are what each gives alone."""
+        entry = entry_at(moment)
+        assert times.PageTimes(NOW, tz).texts(entry) == (
+            entry.occurred_at.isoformat(), times.exact_time(entry.occurred_at, tz),
+            entry.relative_time(NOW),
+        )

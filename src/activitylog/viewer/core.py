@@ -27,7 +27,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus
 
@@ -37,7 +36,7 @@ from ..errors import InvalidQuery
 from ..log import ActivityLog
 from ..models import Actor, Entry, Kind, Source
 from ..query import DateBucket, Query, resolve_tz
-from .times import english, moment_texts, relative_time
+from .times import PageTimes
 
 #: The largest page the viewer serves.
 MAX_SIZE = 200
@@ -226,9 +225,16 @@ class _Links:
         base = _query_string(values)
         self._prefix = f"{path}?{base}&" if base else f"{path}?"
         self._actors: dict[Actor, dict[str, Any]] = {}
+        self._seen: dict[int, tuple[Actor, dict[str, Any]]] = {}
+        self._targets: dict[str, str] = {}
 
     def actor(self, actor: Actor) -> dict[str, Any]:
         """The page's (shared, read-only) view of an actor."""
+        # Stores hand out one Actor object per actor, so most entries find theirs by its id()
+        # without hashing its fields; the pair keeps the object alive, so the id stays its own.
+        seen = self._seen.get(id(actor))
+        if seen is not None and seen[0] is actor:
+            return seen[1]
         data = self._actors.get(actor)
         if data is None:
             data = self._actors[actor] = {
@@ -239,14 +245,17 @@ class _Links:
                 "initials": initials(actor.name),
                 "url": self._prefix + "actor=" + _quote(actor.id),
             }
+        self._seen[id(actor)] = (actor, data)
         return data
 
     def target(self, type_: str, id_: str) -> str:
         """The URL of a record's history."""
         # quote_plus works character by character, so "type:id" quotes as its two parts
         # around the colon's "%3A"; ids are mostly plain, which needs no quoting at all.
-        quoted = id_ if _PLAIN(id_) else quote_plus(id_, safe="")
-        return self._prefix + "target=" + _quote(type_) + "%3A" + quoted
+        start = self._targets.get(type_)
+        if start is None:
+            start = self._targets[type_] = self._prefix + "target=" + _quote(type_) + "%3A"
+        return start + (id_ if _PLAIN(id_) else quote_plus(id_, safe=""))
 
 
 # Enum .value goes through a descriptor; these lookups are plain dict reads.
@@ -254,18 +263,12 @@ _KINDS = {kind: (kind.value, kind.color) for kind in Kind}
 _SOURCES = {source: source.value for source in Source}
 
 
-def entry_dict(entry: Entry, now: datetime, tz: tzinfo, links: _Links,
-               fast: bool = True) -> dict[str, Any]:
-    """One entry as the page shows it (JSON-ready).
-
-    ``fast`` computes "2 hours ago" by :func:`.times.relative_time`, which only speaks
-    English: pass ``times.english()`` (once per page).
-    """
+def entry_dict(entry: Entry, times: PageTimes, links: _Links) -> dict[str, Any]:
+    """One entry as the page shows it (JSON-ready)."""
     target, key = entry.target, entry.api_key
     kind, color = _KINDS[entry.kind]
     source = _SOURCES[entry.source]
-    occurred_at = entry.occurred_at
-    iso, exact = moment_texts(occurred_at, tz)
+    iso, exact, relative = times.texts(entry)
     return {
         "id": entry.id,
         "seq": entry.seq,
@@ -277,7 +280,7 @@ def entry_dict(entry: Entry, now: datetime, tz: tzinfo, links: _Links,
         "actor": links.actor(entry.actor),
         "description": entry.description,
         "occurred_at": iso,
-        "relative_time": relative_time(occurred_at, now) if fast else entry.relative_time(now),
+        "relative_time": relative,
         "exact_time": exact,
         "source": source,
         "api_key": None if key is None or source != "api" else {"name": key.name},
@@ -310,8 +313,7 @@ def build_page(
     page = query.page(params.size, after=params.cursor)
     entry_links = _Links(params, path)
     now = log.clock()
-    tz = query.tz
-    fast = english()
+    times = PageTimes(now, query.tz)
     counts = log.categories(org_id, viewer=viewer)
     present = {name for name, _ in counts}
     # A selected category with no entries stays listed, so it can still be unselected.
@@ -371,7 +373,7 @@ def build_page(
         "clear_url": path,
         "first_page": params.cursor is None,
         "total_in_org": sum(count for _, count in counts),
-        "entries": [entry_dict(e, now, tz, entry_links, fast) for e in page.entries],
+        "entries": [entry_dict(e, times, entry_links) for e in page.entries],
         "categories": categories,
         "dates": dates,
         "sort": sorts,

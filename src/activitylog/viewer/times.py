@@ -13,11 +13,12 @@ humanize has a language other than English activated the page falls back to it.
 from __future__ import annotations
 
 import gettext
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 from humanize import i18n
 
-from ..models import CLOCK_SKEW
+from ..models import CLOCK_SKEW, Entry
 
 
 def english() -> bool:
@@ -97,3 +98,41 @@ def moment_texts(moment: datetime, tz: tzinfo) -> tuple[str, str]:
     offset = local.utcoffset()
     local_text = text if offset == moment.utcoffset() else local.isoformat()
     return text, local_text[:10] + " " + local_text[11:19] + " " + (local.tzname() or "UTC")
+
+
+def _utc_suffix(tz: tzinfo) -> str | None:
+    """`` UTC`` (the zone's name after a space) when ``tz`` is UTC at every moment, else None.
+
+    Only :class:`ZoneInfo` and :class:`timezone` are asked: both answer ``utcoffset(None)``
+    with their offset when it never changes (and ZoneInfo with None when it does).
+    """
+    if not isinstance(tz, (ZoneInfo, timezone)) or tz.utcoffset(None) != timedelta(0):
+        return None
+    return " " + (tz.tzname(None) or "UTC")
+
+
+class PageTimes:
+    """The times of one page's entries, seen at ``now`` from ``tz``: ISO, exact, relative.
+
+    Decided once per page: whether "2 hours ago" can be computed here (humanize speaks
+    English) and whether the viewer's zone is UTC, in which case an entry stored in UTC has
+    its exact local time in its ISO text already.
+    """
+
+    def __init__(self, now: datetime, tz: tzinfo) -> None:
+        self.now = now
+        self.tz = tz
+        self.fast = english()
+        self._utc = _utc_suffix(tz)
+
+    def texts(self, entry: Entry) -> tuple[str, str, str]:
+        """``occurred_at`` in ISO, the exact local time, and ``entry.relative_time(now)``."""
+        moment = entry.occurred_at
+        if self._utc is not None and moment.tzinfo is timezone.utc:
+            iso = moment.isoformat()
+            exact = iso[:10] + " " + iso[11:19] + self._utc
+        else:
+            iso, exact = moment_texts(moment, self.tz)
+        if self.fast:
+            return iso, exact, relative_time(moment, self.now)
+        return iso, exact, entry.relative_time(self.now)
