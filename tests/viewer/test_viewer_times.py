@@ -14,6 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from activitylog import Actor, Entry, Viewer
+from activitylog.query import DateBucket
 from activitylog.viewer import ViewerApp, core, times
 
 from .conftest import START
@@ -160,3 +161,35 @@ class TestPageTimes:
             entry.occurred_at.isoformat(), times.exact_time(entry.occurred_at, tz),
             entry.relative_time(NOW),
         )
+
+
+_words = st.text(st.characters(codec="utf-8"), max_size=8)
+_params = st.builds(
+    core.Params,
+    q=_words,
+    categories=st.lists(st.text(min_size=1, max_size=6), max_size=3, unique=True).map(tuple),
+    date=st.none() | st.sampled_from(list(DateBucket)),
+    sort=st.sampled_from(["date", "action"]),
+    descending=st.booleans(),
+    tz=st.sampled_from(["UTC", "Europe/Paris"]),
+    target=st.none() | st.tuples(st.text(min_size=1, max_size=5), st.text(min_size=1, max_size=5)),
+    actor=st.none() | st.text(min_size=1, max_size=5),
+    cursor=st.none() | st.text(min_size=1, max_size=10),
+    size=st.sampled_from([core.DEFAULT_SIZE, 10, 200]),
+)
+
+
+class TestPageUrls:
+    @settings(max_examples=300, deadline=None)
+    @given(_params, st.lists(st.text(min_size=1, max_size=6), max_size=3).map(tuple),
+           st.none() | st.sampled_from(list(DateBucket)), st.sampled_from(["date", "action"]),
+           st.booleans(), st.text(min_size=1, max_size=10))
+    def test_as_params_url(self, params: core.Params, categories: tuple[str, ...],
+                           bucket: DateBucket | None, sort: str, descending: bool,
+                           cursor: str) -> None:
+        """The page's category, date, sort and next-page URLs are Params.url's, part for part."""
+        urls = core._Urls(params, "/log/")
+        assert urls.categories(categories) == params.url("/log/", categories=categories)
+        assert urls.date(bucket) == params.url("/log/", date=bucket)
+        assert urls.sort(sort, descending) == params.url("/log/", sort=sort, descending=descending)
+        assert urls.cursor(cursor) == params.url("/log/", cursor=cursor)

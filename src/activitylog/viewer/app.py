@@ -205,12 +205,13 @@ class ViewerApp:
 
     def links(self, root: str, params: core.Params) -> dict[str, str]:
         """The URLs of the other endpoints for the same filters (cursor and size left out)."""
-        base = attrs.evolve(params, cursor=None, size=core.DEFAULT_SIZE)
+        qs = attrs.evolve(params, cursor=None, size=core.DEFAULT_SIZE).query_string()
+        tail = "?" + qs if qs else ""
         return {
-            "page": base.url(root),
-            "api": base.url(root + "api/entries"),
-            "export": base.url(root + "export.csv"),
-            "chart": base.url(root + "chart.svg"),
+            "page": root + tail,
+            "api": root + "api/entries" + tail,
+            "export": root + "export.csv" + tail,
+            "chart": root + "chart.svg" + tail,
             "integrity": root + "api/integrity",
         }
 
