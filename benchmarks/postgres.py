@@ -255,25 +255,23 @@ class Run:
                 log.record(args.pop("action"), **args)
             return count / (time.perf_counter() - start)
 
-        def raw_sample() -> float:
-            built = []
-            for fields in (next_record() for _ in range(count)):
-                args = dict(fields)
-                built.append(log.build(args.pop("action"), **args))
-            start = time.perf_counter()
-            for entry in built:
-                raw.append_one(entry)
-            return count / (time.perf_counter() - start)
+        def one_per_commit(write: Callable[[Entry], Any]) -> Callable[[], float]:
+            """A sampler writing ``count`` entries, built beforehand, one ``write`` each."""
 
-        def append_sample() -> float:
-            built = []
-            for fields in (next_record() for _ in range(count)):
-                args = dict(fields)
-                built.append(log.build(args.pop("action"), **args))
-            start = time.perf_counter()
-            for entry in built:
-                store.append([entry], self.chain)
-            return count / (time.perf_counter() - start)
+            def sample() -> float:
+                built = []
+                for fields in (next_record() for _ in range(count)):
+                    args = dict(fields)
+                    built.append(log.build(args.pop("action"), **args))
+                start = time.perf_counter()
+                for entry in built:
+                    write(entry)
+                return count / (time.perf_counter() - start)
+
+            return sample
+
+        raw_sample = one_per_commit(raw.append_one)
+        append_sample = one_per_commit(lambda entry: store.append([entry], self.chain))
 
         o, r, a = alternate(self.args.repeat, ours_sample, raw_sample, append_sample)
         self.add("record", "record() one per commit (build included) vs raw", "/s", o, r, "higher")
