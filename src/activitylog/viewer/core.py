@@ -49,6 +49,7 @@ _DATE_LABELS = {
     DateBucket.THIS_MONTH: "This month",
     DateBucket.OLDER: "Older",
 }
+_DATES = tuple((bucket, bucket.value, _DATE_LABELS[bucket]) for bucket in DateBucket)
 _KNOWN = frozenset({"q", "category", "date", "sort", "order", "tz", "target", "actor",
                     "cursor", "size"})
 
@@ -239,6 +240,8 @@ class Params:
             query = query.target(*self.target)
         if self.actor is not None:
             query = query.actor(self.actor)
+        if self.sort == "date" and self.descending:
+            return query  # the query's own order: newest first
         return query.sort(self.sort, self.descending)
 
 
@@ -380,12 +383,12 @@ def build_page(
     ]
     dates = [
         {
-            "value": bucket.value,
-            "label": _DATE_LABELS[bucket],
+            "value": value,
+            "label": label,
             "selected": params.date is bucket,
             "url": urls.date(None if params.date is bucket else bucket),
         }
-        for bucket in DateBucket
+        for bucket, value, label in _DATES
     ]
     sorts = {}
     for field in ("action", "date"):
