@@ -270,14 +270,18 @@ def index_problem(conn: sqlite3.Connection, code: int, upto_seq: int) -> tuple[i
         )
     )
     current = next(indexed, None)
-    first: tuple[int, str] | None = None
-    for id_, seq in plain_cursor(conn).execute(
-        f"SELECT id, seq FROM {schema.ENTRIES} WHERE org = ? ORDER BY id", (code,)
+    missing: list[int] = []
+    # Ids only, from the (org, id) index alone: reading seq too would visit every row.
+    for (id_,) in plain_cursor(conn).execute(
+        f"SELECT id FROM {schema.ENTRIES} WHERE org = ? ORDER BY id", (code,)
     ):
         while current is not None and current < id_:
             current = next(indexed, None)
-        if current == id_ or id_ in pending:
-            continue
+        if current != id_ and id_ not in pending:
+            missing.append(id_)
+    first: tuple[int, str] | None = None
+    for id_ in missing:
+        seq = cursor.execute(f"SELECT seq FROM {schema.ENTRIES} WHERE id = ?", (id_,)).fetchone()[0]
         if isinstance(seq, int) and seq <= upto_seq and (first is None or seq < first[0]):
             first = (seq, "the entry is missing from the search index (it was hidden from search)")
     return first
