@@ -93,8 +93,10 @@ def database(workdir: Path, n: int, seed: int) -> tuple[Path, str, dict[str, Any
     return path, largest, facts
 
 
-def cases(q: Query, facts: dict[str, Any]) -> list[tuple[str, str, Callable[[], Any]]]:
-    """(name, query string, the query builder's equivalent) for each filter change."""
+def cases(q: Query, facts: dict[str, Any],
+          zoned: Query | None = None) -> list[tuple[str, str, Callable[[], Any]]]:
+    """(name, query string, the query builder's equivalent) for each filter change;
+    ``zoned``, the same query in Europe/Paris, adds a case seen from that zone."""
     first_name = facts["actor_name"].split()[0]
     cursor = q.page(50).next_cursor
     listed = [
@@ -111,6 +113,8 @@ def cases(q: Query, facts: dict[str, Any]) -> list[tuple[str, str, Callable[[], 
          lambda: q.actor(facts["actor"]).page(50)),
         ("next page (cursor)", f"cursor={cursor}", lambda: q.page(50, after=cursor)),
     ]
+    if zoned is not None:
+        listed.append(("time zone Europe/Paris", "tz=Europe%2FParis", lambda: zoned.page(50)))
     if facts.get("target"):
         kind, ident = facts["target"]
         listed.append(("record history", f"target={quote(kind)}%3A{quote(ident)}",
@@ -146,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         return call
 
     rows = []
-    for name, qs, builder in cases(q, facts):
+    zoned = log.query(org, viewer=owner, tz="Europe/Paris")
+    for name, qs, builder in cases(q, facts, zoned):
         api, html, alone = alternated([handle("/api/entries", qs), handle("/", qs), builder],
                                       args.repeat, args.min_time)
         med = statistics.median

@@ -245,8 +245,10 @@ class Params:
         return query.sort(self.sort, self.descending)
 
 
+@functools.lru_cache(maxsize=4096)
 def initials(name: str) -> str:
     """Up to two letters for an avatar without a picture: ``"Ada Lovelace"`` -> ``"AL"``."""
+    # Cached: an organization's pages show the same members again and again.
     words = [w for w in name.split() if w[:1].isalnum()]
     if not words:
         return (name.strip()[:1] or "?").upper()
