@@ -12,14 +12,17 @@ import itertools
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from activitylog import ActivityLog, Role, Viewer, open_store
+from activitylog import open_store
 from activitylog.stores import SCHEMES, Store
+from activitylog.testing import ORG, OTHER_ORG, START, Clock  # noqa: F401  (test modules import them from here)
 from services import require
+
+#: store, clock, log, owner, admin and member come from the plugin shipped for third-party stores.
+pytest_plugins = ["activitylog.testing.plugin"]
 
 #: Store name -> URL of a fresh, empty store inside a test's temporary directory.
 STORE_URLS: dict[str, Callable[[Path], str]] = {
@@ -66,28 +69,6 @@ def _available(name: str) -> bool:
 
 #: The stores every conformance test and reference property runs against.
 STORES: list[str] = [name for name in STORE_URLS if _available(name)]
-
-#: The organization the fixtures' viewers belong to, and a second one for isolation tests.
-ORG = "acme"
-OTHER_ORG = "globex"
-#: The fixed instant the ``clock`` fixture starts at: Wednesday 13 March 2024, 02:30 UTC.
-START = datetime(2024, 3, 13, 2, 30, tzinfo=timezone.utc)
-
-
-class Clock:
-    """A controllable clock: ``clock()`` returns ``clock.now``, which tests move by hand."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        """Move the clock forward by a ``timedelta(**delta)`` and return the new time."""
-        self.now += timedelta(**delta)
-        return self.now
-
 
 class StoreOpener:
     """Opens fresh stores of one kind, each in its own directory, and closes them all at the end."""
@@ -172,39 +153,3 @@ def open_memory(
     opener = StoreOpener("memory", tmp_path_factory.mktemp("memory"))
     _openers.append(opener)
     return opener
-
-
-@pytest.fixture
-def store(open_fresh: StoreOpener) -> Store:
-    """A fresh, empty store of the kind under test."""
-    return open_fresh()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    """A clock fixed at ``START`` until the test moves it."""
-    return Clock()
-
-
-@pytest.fixture
-def log(store: Store, clock: Clock) -> ActivityLog:
-    """An Activity Log on the store under test, with the fixed ``clock``."""
-    return ActivityLog(store, clock=clock)
-
-
-@pytest.fixture
-def owner() -> Viewer:
-    """An Owner of ``ORG``."""
-    return Viewer("u-owner", ORG, Role.OWNER)
-
-
-@pytest.fixture
-def admin() -> Viewer:
-    """An Admin of ``ORG``."""
-    return Viewer("u-admin", ORG, Role.ADMIN)
-
-
-@pytest.fixture
-def member() -> Viewer:
-    """A regular Member of ``ORG`` (may not read the log)."""
-    return Viewer("u-member", ORG, Role.MEMBER)
