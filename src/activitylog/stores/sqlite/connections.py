@@ -141,24 +141,16 @@ class Connections:
                 if conn.in_transaction:  # the host's transaction is our snapshot
                     yield conn
                     return
-                conn.execute("BEGIN")
-                try:
+                with _snapshot(conn):
                     yield conn
-                finally:
-                    if conn.in_transaction:
-                        conn.execute("COMMIT")
             return
         with self.lock:
             self.check_open()
             pooled = self.pool.pop() if self.pool else None
         conn = pooled if pooled is not None else self.connect()
         try:
-            conn.execute("BEGIN")
-            try:
+            with _snapshot(conn):
                 yield conn
-            finally:
-                if conn.in_transaction:
-                    conn.execute("COMMIT")
         except BaseException:
             conn.close()
             raise
@@ -237,3 +229,14 @@ class Connections:
                 return
             self.closed = True
             self.close_all()
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A read transaction: every statement inside reads one snapshot."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
