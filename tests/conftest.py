@@ -121,6 +121,15 @@ def _drop_postgres_schemas() -> Iterator[None]:
 
 
 @pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """The URL of a fresh schema on the PostgreSQL test server, dropped after the test."""
+    require(bool(os.environ.get(POSTGRES_ENV)), "a PostgreSQL server", POSTGRES_HOW)
+    made = postgres_url()
+    yield made
+    drop_postgres_schemas(made)
+
+
+@pytest.fixture
 def store_url(store_name: str, tmp_path: Path) -> str:
     """The URL of a fresh store of the kind under test."""
     return STORE_URLS[store_name](tmp_path)

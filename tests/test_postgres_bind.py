@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 from activitylog import ActivityLog, Actor, ConfigurationError, Role, StoreError, Viewer
-from conftest import POSTGRES_ENV, POSTGRES_HOW, drop_postgres_schemas, postgres_url
-from services import require
+from conftest import POSTGRES_ENV
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -28,18 +27,9 @@ OWNER = Viewer("u1", "acme", Role.OWNER)
 
 
 @pytest.fixture
-def url() -> Iterator[str]:
-    """A fresh schema on the test server, dropped afterwards."""
-    require(bool(os.environ.get(POSTGRES_ENV)), "a PostgreSQL server", POSTGRES_HOW)
-    made = postgres_url()
-    yield made
-    drop_postgres_schemas(made)
-
-
-@pytest.fixture
-def log(url: str) -> Iterator[ActivityLog]:
-    """A log on the fresh schema (its own pool: what other requests see)."""
-    with ActivityLog.open(url) as opened:
+def log(postgres_schema_url: str) -> Iterator[ActivityLog]:
+    """A log on a fresh schema (its own pool: what other requests see)."""
+    with ActivityLog.open(postgres_schema_url) as opened:
         yield opened
 
 
@@ -105,7 +95,7 @@ class TestBind:
         host.rollback()
         assert seen(log) == 0
 
-    def test_autocommit_host_commits_each_entry(self, log: ActivityLog, url: str):
+    def test_autocommit_host_commits_each_entry(self, log: ActivityLog):
         """With the host in autocommit and no transaction, each entry commits by itself."""
         with psycopg.connect(os.environ[POSTGRES_ENV], autocommit=True) as conn, log.bind(conn):
             log.record("lead.created", org_id="acme", actor=ADA)
@@ -231,13 +221,15 @@ print("django host ok")
 
 
 class TestDjangoHost:
-    def test_atomic_block_commits_and_rolls_back_entries(self, url: str, tmp_path: Path):
+    def test_atomic_block_commits_and_rolls_back_entries(
+        self, postgres_schema_url: str, tmp_path: Path
+    ):
         """Django 5 on psycopg 3: entries follow transaction.atomic(), savepoints included."""
         pytest.importorskip("django")
         script = tmp_path / "django_host.py"
         script.write_text(textwrap.dedent(DJANGO_HOST))
         done = subprocess.run(
-            [sys.executable, str(script), url],
+            [sys.executable, str(script), postgres_schema_url],
             capture_output=True, text=True, timeout=120, check=False,
         )
         assert done.returncode == 0, done.stderr

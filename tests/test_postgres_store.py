@@ -33,8 +33,7 @@ from activitylog import (
 )
 from activitylog.models import Entry
 from activitylog.stores.base import QuerySpec
-from conftest import POSTGRES_ENV, POSTGRES_HOW, drop_postgres_schemas, postgres_url
-from services import require
+from conftest import POSTGRES_ENV
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -45,12 +44,9 @@ OWNER = Viewer("u1", "acme", Role.OWNER)
 
 
 @pytest.fixture
-def url() -> Iterator[str]:
+def url(postgres_schema_url: str) -> str:
     """A fresh schema on the test server, dropped afterwards."""
-    require(bool(os.environ.get(POSTGRES_ENV)), "a PostgreSQL server", POSTGRES_HOW)
-    made = postgres_url()
-    yield made
-    drop_postgres_schemas(made)
+    return postgres_schema_url
 
 
 @pytest.fixture
