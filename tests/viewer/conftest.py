@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
-from activitylog import ActionRegistry, ActivityLog, Actor, ApiKeyRef, Entry, Role, Target, Viewer
+from activitylog import ActionRegistry, ActivityLog, Actor, ApiKeyRef, Entry, Target
+from activitylog.testing import ORG, OTHER_ORG, START
 from activitylog.viewer import ViewerApp
 
-#: The organization the viewers below belong to, and another one.
-ORG = "acme"
-OTHER_ORG = "globex"
-#: The log's fixed "now" (a Wednesday): relative times and date buckets are computed from it.
-START = datetime(2024, 3, 13, 2, 30, tzinfo=timezone.utc)
+# The organizations and the log's fixed "now" (a Wednesday) are the conformance suite's; the
+# owner, admin and member fixtures come from its plugin (loaded by tests/conftest.py).
 
 
 def clock_at_start() -> datetime:
@@ -73,21 +71,3 @@ def seeded() -> Iterator[ActivityLog]:
 def app(seeded: ActivityLog) -> ViewerApp:
     """The viewer over the seeded log."""
     return ViewerApp(seeded)
-
-
-@pytest.fixture
-def owner() -> Viewer:
-    """An Owner of ``ORG``."""
-    return Viewer("u-owner", ORG, Role.OWNER)
-
-
-@pytest.fixture
-def admin() -> Viewer:
-    """An Admin of ``ORG``."""
-    return Viewer("u-admin", ORG, Role.ADMIN)
-
-
-@pytest.fixture
-def member() -> Viewer:
-    """A Member of ``ORG``: no access."""
-    return Viewer("u-member", ORG, Role.MEMBER)
