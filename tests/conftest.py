@@ -19,7 +19,7 @@ import pytest
 from activitylog import open_store
 from activitylog.stores import SCHEMES, Store
 from activitylog.testing import ORG, OTHER_ORG, START, Clock  # noqa: F401  (test modules import them from here)
-from services import require
+from services import in_ci, require
 
 #: store, clock, log, owner, admin and member come from the plugin shipped for third-party stores.
 pytest_plugins = ["activitylog.testing.plugin"]
@@ -162,3 +162,25 @@ def open_memory(
     opener = StoreOpener("memory", tmp_path_factory.mktemp("memory"))
     _openers.append(opener)
     return opener
+
+
+# In CI every test must run: a skip there (a framework or driver that failed to install, an
+# importorskip, a service that did not start) fails the run instead of turning it green.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Turn a test's skip into a failure when ``ACTIVITYLOG_CI=1``."""
+    outcome = yield
+    _fail_skips_in_ci(outcome.get_result())  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    """Turn a whole module's skip (``pytest.importorskip`` at import) into a failure in CI."""
+    outcome = yield
+    _fail_skips_in_ci(outcome.get_result())  # type: ignore[attr-defined]
+
+
+def _fail_skips_in_ci(report: pytest.TestReport | pytest.CollectReport) -> None:
+    if in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI (ACTIVITYLOG_CI=1), which must run every test: {report.longrepr}"

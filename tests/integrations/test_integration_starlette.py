@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 pytest.importorskip("starlette")
-pytest.importorskip("httpx")
 fastapi = pytest.importorskip("fastapi")
 
 from starlette.applications import Starlette

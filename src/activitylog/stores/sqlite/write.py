@@ -43,7 +43,7 @@ INDEX_PENDING = (
 )
 #: Counts grow by an UPDATE, or start with an INSERT when there is none yet: an upsert would
 #: be refused, since a conflicting insert on the count table is (see the schema's triggers).
-ADD_COUNT = "UPDATE activitylog_counts SET n = n + ?3 WHERE org = ?1 AND category = ?2"
+ADD_COUNT = "UPDATE activitylog_counts SET n = n + ? WHERE org = ? AND category = ?"
 INSERT_COUNT = "INSERT INTO activitylog_counts (org, category, n) VALUES (?, ?, ?)"
 UPDATE_HEAD = "UPDATE activitylog_orgs SET head_seq = ?, head_hash = ? WHERE code = ?"
 START = (
@@ -159,9 +159,9 @@ def append(
                 cursor.execute(sql, params[0])
             elif params:
                 cursor.executemany(sql, params)
-        for count_row in count_rows:
-            if cursor.execute(ADD_COUNT, count_row).rowcount == 0:
-                cursor.execute(INSERT_COUNT, count_row)
+        for org, category, n in count_rows:
+            if cursor.execute(ADD_COUNT, (n, org, category)).rowcount == 0:
+                cursor.execute(INSERT_COUNT, (org, category, n))
         if pending and cursor.execute(COUNT_PENDING).fetchone()[0] >= PENDING_LIMIT:
             cursor.execute(INDEX_PENDING)
             cursor.execute(f"DELETE FROM {schema.PENDING}")
