@@ -98,8 +98,10 @@ class TestReadOnly:
             ActivityLog.open(f"sqlite:///{log_file}?mode=xx")
         with pytest.raises(ConfigurationError, match="readonly"):
             SQLiteStore(log_file, readonly="yes")  # type: ignore[arg-type]
-        with pytest.raises(ConfigurationError, match="host"):
-            SQLiteStore(connection=sqlite3.connect(":memory:"), readonly=True)
+        with closing(sqlite3.connect(":memory:")) as host, pytest.raises(
+            ConfigurationError, match="host"
+        ):
+            SQLiteStore(connection=host, readonly=True)
 
     def test_search_text_of_an_older_version_is_derived_again(self, log_file: Path) -> None:
         """A file whose search text another version derived (another fingerprint) is not
