@@ -126,6 +126,16 @@ def row(conn: sqlite3.Connection, seq: int) -> dict[str, Any]:
     return dict(found)
 
 
+def free_id(conn: sqlite3.Connection, after: int) -> int:
+    """The first id above ``after`` that no row holds (entries of one millisecond have
+    consecutive ids, so ``after + 1`` may be taken)."""
+    taken = {r[0] for r in conn.execute(f"SELECT id FROM {TABLE} WHERE id > ?", (after,))}
+    candidate = after + 1
+    while candidate in taken:
+        candidate += 1
+    return candidate
+
+
 def insert(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
     """Insert a raw row."""
     names = ", ".join(values)
@@ -276,7 +286,7 @@ class TestInserted:
             forged = row(conn, min(seq, N))
             prev = GENESIS if seq == 1 else row(conn, seq - 1)["hash"]
             shift(conn, seq, 1)
-            forged.update(id=forged["id"] + 1, seq=seq, description="Mallory did nothing")
+            forged.update(id=free_id(conn, forged["id"]), seq=seq, description="Mallory did nothing")
             forged.update(prev_hash=prev, hash="e" * 64, idempotency_key=None)
             insert(conn, forged)
         if linked:
@@ -291,7 +301,7 @@ class TestInserted:
             forged = row(conn, 5)
             prev = row(conn, 4)["hash"]
             shift(conn, 5, 1)
-            forged.update(id=forged["id"] + 1, seq=5, description="Mallory", idempotency_key=None)
+            forged.update(id=free_id(conn, forged["id"]), seq=5, description="Mallory", idempotency_key=None)
             insert(conn, forged)
         fake = stored_entry(keyed_db, 5)
         with tamper(keyed_db) as conn:

@@ -16,7 +16,18 @@ import pytest
 from activitylog import ActivityLog, Actor, Problem
 from activitylog.stores.base import QuerySpec
 from activitylog.stores.sqlite import schema
-from test_integrity_sqlite import TABLE, N, build, copy, insert, org_code, problem, row, tamper
+from test_integrity_sqlite import (
+    TABLE,
+    N,
+    build,
+    copy,
+    free_id,
+    insert,
+    org_code,
+    problem,
+    row,
+    tamper,
+)
 from test_integrity_sqlite import update as update_row
 
 ORG = "acme"
@@ -105,7 +116,7 @@ class TestCopiedBeyondTheHead:
         """Even a copy whose link and hash are the original's is the inserted one."""
         with tamper(db) as conn:
             forged = row(conn, 3)
-            forged.update(id=forged["id"] + 1, seq=N + 1, idempotency_key=None)
+            forged.update(id=free_id(conn, forged["id"]), seq=N + 1, idempotency_key=None)
             insert(conn, forged)
         assert problem(db) == (Problem.INSERTED, N + 1)
 

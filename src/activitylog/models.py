@@ -238,12 +238,17 @@ class Entry:
             from .errors import NaiveDatetime
 
             raise NaiveDatetime("now")
-        delta = now - self.occurred_at
-        if -delta > CLOCK_SKEW:
-            return f"in {humanize.naturaldelta(-delta)}"
-        if delta.total_seconds() < 1:
-            return "just now"
-        return humanize.naturaltime(delta)
+        return relative_text(self.occurred_at, now)
+
+
+def relative_text(occurred_at: datetime, now: datetime) -> str:
+    """What :meth:`Entry.relative_time` says of a moment ``occurred_at`` seen at ``now``."""
+    delta = now - occurred_at
+    if -delta > CLOCK_SKEW:
+        return f"in {humanize.naturaldelta(-delta)}"
+    if delta.total_seconds() < 1:
+        return "just now"
+    return humanize.naturaltime(delta)
 
 
 @attrs.frozen

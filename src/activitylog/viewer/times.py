@@ -6,19 +6,23 @@ function converts its argument, looks up its translation catalogue for every wor
 the clock, some 10 µs an entry, as much as reading the entry from the store. Here the same
 rules are plain integer arithmetic on the delta's days and seconds (humanize's rules as of
 humanize 4: months of 30.5 days, years of 365, Python's ``round``). The equivalence is checked
-against ``Entry.relative_time`` over the whole range of deltas by the viewer's tests, and while
-humanize has a language other than English activated the page falls back to it.
+against ``Entry.relative_time`` over the whole range of deltas by the viewer's tests. The page
+falls back to humanize itself while humanize has a language other than English activated, and
+where the installed humanize rounds differently (its rounding of years changed between 4.16 and
+4.17): :func:`matches_humanize` checks that once.
 """
 
 from __future__ import annotations
 
+import functools
 import gettext
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
+import humanize
 from humanize import i18n
 
-from ..models import CLOCK_SKEW, Entry
+from ..models import CLOCK_SKEW, Entry, relative_text
 
 
 def english() -> bool:
@@ -66,11 +70,36 @@ def natural_delta(days: int, seconds: int) -> str:
     return f"{round(days / 365):,} years"
 
 
+#: (days, seconds) of durations that reach every rule of :func:`natural_delta`, its rounding
+#: edges included.
+_PROBES = (
+    (0, 1), (0, 59), (0, 89), (0, 90), (0, 3569), (0, 3570), (0, 5399), (0, 5400), (0, 84599),
+    (0, 84600), (1, 0), (15, 0), (16, 0), (45, 0), (46, 0), (350, 0), (364, 0), (365, 0),
+    (366, 0), (380, 0), (396, 0), (700, 0), (729, 0), (730, 0), (912, 0), (913, 0), (1000, 0),
+    (1277, 0), (1278, 0), (36500, 0),
+)
+
+
+@functools.cache
+def matches_humanize() -> bool:
+    """Whether :func:`natural_delta` says what the installed humanize says in English.
+
+    Call it only while :func:`english` holds (its answer is kept).
+    """
+    return all(
+        natural_delta(days, seconds) == humanize.naturaldelta(timedelta(days=days, seconds=seconds))
+        for days, seconds in _PROBES
+    )
+
+
 def relative_time(occurred_at: datetime, now: datetime) -> str:
     """What ``Entry.relative_time(now)`` says of an entry that occurred at ``occurred_at``.
 
-    English only (see :func:`english`); both datetimes are aware.
+    Computed here in English when that is exact (see :func:`matches_humanize`), by humanize
+    otherwise; both datetimes are aware.
     """
+    if not (english() and matches_humanize()):
+        return relative_text(occurred_at, now)
     delta = now - occurred_at
     if delta.days < 0:  # ahead of now: "just now" within the clock skew, else "in ..."
         ahead = -delta
@@ -122,7 +151,7 @@ class PageTimes:
     def __init__(self, now: datetime, tz: tzinfo) -> None:
         self.now = now
         self.tz = tz
-        self.fast = english()
+        self.fast = english() and matches_humanize()
         self._utc = _utc_suffix(tz)
 
     def texts(self, entry: Entry) -> tuple[str, str, str]:
