@@ -14,6 +14,7 @@ import pytest
 
 from activitylog import ActivityLog, Actor, Target
 from activitylog.copying import CopyError, CopyProgress, copy_log
+from activitylog.errors import ConfigurationError
 from activitylog.models import Entry
 from activitylog.stores.memory import MemoryStore
 from conftest import START, STORES, Clock, StoreOpener
@@ -122,9 +123,10 @@ class TestCopy:
         assert max(ahead) <= 6
 
     def test_a_bad_batch_size_is_refused(self):
-        """batch_size must be a positive integer."""
-        with pytest.raises(ValueError, match="batch_size"):
-            copy_log(MemoryStore(), MemoryStore(), batch_size=0)
+        """batch_size must be a positive integer: anything else is a ConfigurationError."""
+        for bad in (0, -1, True, 2.5, "10"):
+            with pytest.raises(ConfigurationError, match="batch_size"):
+                copy_log(MemoryStore(), MemoryStore(), batch_size=bad)  # type: ignore[arg-type]
 
 
 class TestCopyCommand:

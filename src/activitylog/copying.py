@@ -19,7 +19,7 @@ from itertools import islice
 
 import attrs
 
-from .errors import ActivityLogError
+from .errors import ActivityLogError, ConfigurationError
 from .models import Entry
 from .stores.base import Store
 
@@ -84,7 +84,7 @@ def copy_log(
     target holds a different log for an organization, or the copy differs from the source.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+        raise ConfigurationError(f"batch_size must be a positive integer, not {batch_size!r}")
     orgs = list(source.org_ids() if org_ids is None else org_ids)
     heads = {org: source.head(org) for org in orgs}
     total = sum(head.seq for head in heads.values() if head is not None)
