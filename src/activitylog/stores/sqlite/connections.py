@@ -160,15 +160,16 @@ class Connections:
             else:
                 self.pool.append(conn)
 
-    def acquire_writer(self) -> sqlite3.Connection:
+    def acquire_writer(self, since: float | None = None) -> sqlite3.Connection:
         """The writing connection, this process's turn to write taken (release it with
         :meth:`release_writer`). Raises :class:`StoreError` when the turn does not come
-        within the timeout; what is left of it is SQLite's busy timeout for this write."""
+        within the timeout, counted from ``since`` (a ``time.monotonic()`` reading; by
+        default now); what is left of it is SQLite's busy timeout for this write."""
         if self.readonly:
             raise StoreError(f"{self.where} is open read-only: appending is not allowed")
-        start = time.monotonic()
+        start = time.monotonic() if since is None else since
         lock = self.lock if self.single is not None else self.write_lock
-        if not lock.acquire(timeout=self.timeout):
+        if not lock.acquire(timeout=max(self.timeout - (time.monotonic() - start), 0.0)):
             raise StoreError(
                 f"writing to {self.where} failed: another thread kept it busy for "
                 f"{self.timeout:g} s (busy_timeout)"

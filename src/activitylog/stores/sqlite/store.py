@@ -29,6 +29,7 @@ from .._sql.rows import decode, decode_checked, encode
 from ..base import Chain, ChainHead, QuerySpec
 from . import options, query, schema, search, write
 from .connections import Connections
+from .group import GroupCommit
 from .search import COLUMNS
 from .transaction import Transaction, plain_cursor
 
@@ -87,6 +88,13 @@ class SQLiteStore:
             path, host=connection, timeout=float(busy_timeout), synchronous=sync, readonly=readonly
         )
         self._where = self._conns.where
+        # Threads appending to a file share write transactions; a host's connection and
+        # ":memory:" are one connection, written under its lock a call at a time.
+        self._group = (
+            None
+            if self._conns.single is not None or self._readonly
+            else GroupCommit(self._conns, self._where)
+        )
         try:
             self._open(fts)
         except BaseException:
@@ -250,26 +258,38 @@ class SQLiteStore:
     # -- writing ----------------------------------------------------------------------------
 
     def append(self, entries: Sequence[Entry], chain: Chain | None) -> list[Entry]:
-        """See :meth:`Store.append`: one ``BEGIN IMMEDIATE`` transaction (or SAVEPOINT)."""
+        """See :meth:`Store.append`: one ``BEGIN IMMEDIATE`` transaction (or SAVEPOINT).
+
+        Appends from several threads at once share transactions (see :mod:`.group`): each
+        call runs in its own SAVEPOINT of its group's transaction and returns once that
+        transaction has committed.
+        """
         batch = list(entries)
         if not batch:
             return []
         statics = [encode(entry) for entry in batch]
         new_orgs: dict[str, int] = {}
         new_categories: dict[str, int] = {}
+
+        def work(conn: sqlite3.Connection) -> list[Entry]:
+            return write.append(
+                conn, batch, statics, chain, new_orgs, new_categories,
+                check_layout=self._check_layout, category_code=self._category_code,
+            )  # fmt: skip
+
         # No generator context managers: one-entry appends spent a measurable part of their
         # time entering and leaving them.
         conns = self._conns
         try:
-            conn = conns.acquire_writer()
-            try:
-                with Transaction(conn, nested=self._host):
-                    result = write.append(
-                        conn, batch, statics, chain, new_orgs, new_categories,
-                        check_layout=self._check_layout, category_code=self._category_code,
-                    )  # fmt: skip
-            finally:
-                conns.release_writer(conn)
+            if self._group is not None:
+                result = self._group.run(work)
+            else:
+                conn = conns.acquire_writer()
+                try:
+                    with Transaction(conn, nested=self._host):
+                        result = work(conn)
+                finally:
+                    conns.release_writer(conn)
         except sqlite3.Error as exc:
             raise StoreError(f"writing to {self._where} failed: {exc}") from exc
         if not self._host:
