@@ -62,9 +62,38 @@ def _marks() -> tuple[re.Pattern[str], re.Pattern[str]]:
     return re.compile(f"[{''.join(bmp)}]+"), re.compile(f"[{''.join(astral)}]+")
 
 
+@functools.cache
+def _unchanged() -> re.Pattern[str]:
+    # A character beyond ASCII that no step changes: its own NFKD, no case, no combining mark,
+    # not a folded letter. Text of ASCII and such characters folds to ``text.lower()``: every
+    # step works character by character (NFKD reorders combining marks only, and there are
+    # none), and ``str.lower`` only changes ASCII letters there (the final-sigma rule concerns
+    # a cased letter). Descriptions quote with curly quotes and dashes, all of them unchanged.
+    changed: list[str] = []
+    start = None
+    # Up to one past the BMP, which is always "changed": every range left open closes there.
+    for code in range(0x80, 0x10001):
+        char = chr(code)
+        same = code < 0x10000 and not 0xD800 <= code < 0xE000 and (
+            char.lower() == char
+            and char.casefold() == char
+            and unicodedata.normalize("NFKD", char) == char
+            and unicodedata.combining(char) == 0
+            and char not in FOLDED_LETTERS
+        )
+        if not same and start is None:
+            start = code
+        elif same and start is not None:
+            changed.append(f"{re.escape(chr(start))}-{re.escape(chr(code - 1))}")
+            start = None
+    assert start is not None
+    changed.append(f"{re.escape(chr(start))}-{re.escape(chr(0x10FFFF))}")
+    return re.compile(f"[{''.join(changed)}]")
+
+
 def normalize(text: str) -> str:
     """``text`` folded for search: NFKD, casefold, combining marks removed, a few letters folded."""
-    if text.isascii():
+    if text.isascii() or _unchanged().search(text) is None:
         return text.lower()  # the same result, without the Unicode passes
     folded = unicodedata.normalize("NFKD", text).casefold()
     if folded.isascii():
