@@ -4,418 +4,59 @@
 ``integrity_key`` when one is set), where ``canonical`` is the versioned encoding documented in
 ``docs/integrity.md``. ``seq`` is not part of the encoding: an entry's place is fixed by its
 ``prev_hash`` link, and verification checks that ``seq`` runs 1, 2, 3... without gaps.
+
+The encoding and :class:`HashChain` live in :mod:`.canonical`, what a verification reports in
+:mod:`.reports`; this module verifies and re-exports both.
 """
 
 from __future__ import annotations
 
-import enum
-import hashlib
 import hmac
-import json
-import re
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime, timezone
-from json.encoder import encode_basestring
-from typing import Any, NamedTuple
+from collections.abc import Iterator
+from typing import Any
 
-import attrs
-from dateutil.parser import isoparse
-
-from . import ids
+from .canonical import (
+    _ENCODING_ERRORS,
+    _MAX_MICROS,  # noqa: F401  (importable from here, as before the split)
+    CHAIN_FIELDS,
+    ENCODING_VERSION,
+    RECORD_FIELDS,
+    HashChain,
+    _canonical_text,
+    _micros_timestamp,  # noqa: F401
+    canonical,
+    canonical_dict,
+    fields_text,
+    timestamp,
+)
 from .errors import InvalidQuery
-from .models import ActorKind, Entry, Kind, Source
+from .reports import Altered, Checkpoint, Link, Problem, VerifyReport, _valid_hash
 from .stores.base import GENESIS, ChainHead, Store
 
-#: Version of the canonical encoding; part of every encoded entry (``"v"``).
-ENCODING_VERSION = 1
+__all__ = [
+    "CHAIN_FIELDS",
+    "ENCODING_VERSION",
+    "RECORD_FIELDS",
+    "REORDER_WINDOW",
+    "Altered",
+    "Checkpoint",
+    "HashChain",
+    "Link",
+    "Problem",
+    "VerifyReport",
+    "canonical",
+    "canonical_dict",
+    "fields_text",
+    "timestamp",
+    "verify",
+]
+
 
 #: How many entries :func:`verify` reads ahead of a broken link, and how many hashes of
 #: verified entries it keeps, to tell a reordering from an insertion or a removal: the most
 #: it ever holds at once.
 REORDER_WINDOW = 1024
-
-#: The fields of :class:`~activitylog.models.Entry` the chain stores rather than hashes.
-CHAIN_FIELDS = ("seq", "prev_hash", "hash")
-
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-#: ``occurred_at`` as encoded: what ``isoformat(timespec="microseconds")`` writes, plus a ``Z``.
-_TIMESTAMP = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
-
-
-def timestamp(moment: datetime) -> str:
-    """An aware instant as the encoding writes it: UTC, microseconds, ``Z``."""
-    if type(moment) is datetime and moment.tzinfo is timezone.utc:
-        # The common case, formatted from the fields: twice as fast as converting first.
-        return _TIMESTAMP % (
-            moment.year, moment.month, moment.day,
-            moment.hour, moment.minute, moment.second, moment.microsecond,
-        )  # fmt: skip
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("occurred_at must be timezone-aware to be encoded")
-    utc = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return utc.isoformat(timespec="microseconds") + "Z"
-
-
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_MAX_MICROS = ids.to_micros(ids.MAX_TIME)
-_days: dict[int, str] = {}
-
-
-def _micros_timestamp(micros: int) -> str:
-    """``timestamp`` of the instant ``micros`` microseconds after the epoch.
-
-    Computed from the number (with the date of each day cached) instead of through a
-    ``datetime``: verification formats one per entry.
-    """
-    if not 0 <= micros <= _MAX_MICROS:
-        return timestamp(ids.from_micros(micros))
-    seconds, fraction = divmod(micros, 1_000_000)
-    day, rest = divmod(seconds, 86_400)
-    text = _days.get(day)
-    if text is None:
-        text = date.fromordinal(_EPOCH_ORDINAL + day).isoformat()
-        if len(_days) >= 4096:
-            _days.clear()
-        _days[day] = text
-    minutes, second = divmod(rest, 60)
-    hour, minute = divmod(minutes, 60)
-    return "%sT%02d:%02d:%02d.%06dZ" % (text, hour, minute, second, fraction)  # noqa: UP031
-
-
-def canonical_dict(entry: Entry) -> dict[str, Any]:
-    """The fields an entry's hash covers, as JSON-ready values (every field but seq/prev_hash/hash)."""
-    actor, key, target, changes = entry.actor, entry.api_key, entry.target, entry.changes
-    kind, source, actor_kind = entry.kind, entry.source, actor.kind
-    return {
-        "v": ENCODING_VERSION,
-        "id": entry.id,
-        "org_id": entry.org_id,
-        "action": entry.action,
-        "label": entry.label,
-        "category": entry.category,
-        # ``_value_`` is what ``value`` returns, without the descriptor call (exports build
-        # this dict for every entry).
-        "kind": kind._value_ if type(kind) is Kind else kind.value,
-        "actor": {
-            "id": actor.id,
-            "name": actor.name,
-            "avatar_url": actor.avatar_url,
-            "kind": actor_kind._value_ if type(actor_kind) is ActorKind else actor_kind.value,
-        },
-        "description": entry.description,
-        "occurred_at": timestamp(entry.occurred_at),
-        "source": source._value_ if type(source) is Source else source.value,
-        "api_key": None if key is None else {"id": key.id, "name": key.name},
-        "target": None
-        if target is None
-        else {"type": target.type, "id": target.id, "label": target.label},
-        "changes": None
-        if changes is None
-        else {k: [old, new] for k, (old, new) in changes.items()},
-        "metadata": dict(entry.metadata),
-        "idempotency_key": entry.idempotency_key,
-    }
-
-
-def _unmappable(value: object) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"not JSON-serializable: {type(value).__name__}")
-
-
-# Entries hold JSON round-trip copies, which cannot be circular; skipping that check makes
-# encoding a third faster.
-_ENCODER = json.JSONEncoder(
-    sort_keys=True,
-    separators=(",", ":"),
-    ensure_ascii=False,
-    allow_nan=False,
-    check_circular=False,
-    default=_unmappable,
-)
-
-
-def _c_encoder() -> Callable[[Any], str]:
-    """``_ENCODER.encode`` for dicts and lists, without making a new C encoder at each call."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # an interpreter without the _json accelerator
-        return _ENCODER.encode
-    # The arguments JSONEncoder.iterencode passes for _ENCODER's settings.
-    chunks = make(None, _unmappable, encode_basestring, None, ":", ",", True, False,
-                            False)  # fmt: skip
-
-    def encode(value: Any) -> str:
-        return "".join(chunks(value, 0))
-
-    return encode
-
-
-_encode_json = _c_encoder()
-
-#: The canonical object with its keys already in sorted order, filled in by ``%``.
-_CANONICAL = (
-    '{"action":%s,"actor":{"avatar_url":%s,"id":%s,"kind":%s,"name":%s},"api_key":%s,'
-    '"category":%s,"changes":%s,"description":%s,"id":%s,"idempotency_key":%s,"kind":%s,'
-    '"label":%s,"metadata":%s,"occurred_at":"%s","org_id":%s,"source":%s,"target":%s,"v":1}'
-)
-_API_KEY = '{"id":%s,"name":%s}'
-_TARGET = '{"id":%s,"label":%s,"type":%s}'
-_ENCODING_ERRORS = (TypeError, ValueError, AttributeError, OverflowError)
-
-
-def _canonical_text(entry: Entry) -> str:
-    """``canonical(entry)`` before UTF-8 encoding.
-
-    Entries of the usual shape (text fields, real enum members, a UTC ``occurred_at``) are
-    written straight into the sorted template, each string by the JSON encoder's own string
-    routine: the same text as encoding :func:`canonical_dict`, at about half the cost. Any
-    other entry, or one the template cannot encode, goes through :func:`canonical_dict`, so
-    that what is encoded, and what is refused, never differs between the two.
-    """
-    try:
-        actor = entry.actor
-        kind, source, actor_kind = entry.kind, entry.source, actor.kind
-        if type(kind) is Kind and type(source) is Source and type(actor_kind) is ActorKind:
-            string = encode_basestring  # raises TypeError for anything but text
-            key, target, changes = entry.api_key, entry.target, entry.changes
-            avatar, idempotency_key = actor.avatar_url, entry.idempotency_key
-            metadata = dict(entry.metadata)
-            return _CANONICAL % (
-                string(entry.action),
-                "null" if avatar is None else string(avatar),
-                string(actor.id),
-                string(actor_kind),  # a str enum member encodes as its value
-                string(actor.name),
-                "null" if key is None else _API_KEY % (string(key.id), string(key.name)),
-                string(entry.category),
-                "null"
-                if changes is None
-                else _encode_json({k: [old, new] for k, (old, new) in changes.items()}),
-                string(entry.description),
-                string(entry.id),
-                "null" if idempotency_key is None else string(idempotency_key),
-                string(kind),
-                string(entry.label),
-                _encode_json(metadata) if metadata else "{}",
-                timestamp(entry.occurred_at),
-                string(entry.org_id),
-                string(source),
-                "null"
-                if target is None
-                else _TARGET
-                % (
-                    string(target.id),
-                    "null" if target.label is None else string(target.label),
-                    string(target.type),
-                ),
-            )
-    except _ENCODING_ERRORS:
-        pass  # the reference path below raises its own error, or encodes what it can
-    return _ENCODER.encode(canonical_dict(entry))
-
-
-def canonical(entry: Entry) -> bytes:
-    """The canonical encoding: compact JSON, keys sorted, UTF-8, no ASCII escaping."""
-    return _canonical_text(entry).encode("utf-8")
-
-
-#: The plain values a store may hand to :func:`verify` instead of an entry (see
-#: :func:`fields_text`), in this order.
-RECORD_FIELDS = (
-    "id", "org_id", "action", "label", "category", "kind", "actor.id", "actor.name",
-    "actor.avatar_url", "actor.kind", "description", "occurred_at", "source", "api_key.id",
-    "api_key.name", "target.type", "target.id", "target.label", "changes", "metadata",
-    "idempotency_key",
-)  # fmt: skip
-
-
-def fields_text(fields: tuple[Any, ...]) -> str:
-    """The canonical encoding (as text) of an entry given as plain values (RECORD_FIELDS order).
-
-    A store that reads rows can verify them without building entries: ``kind``, ``source`` and
-    ``actor.kind`` are the enum values as text, ``occurred_at`` is microseconds since the
-    epoch, ``api_key``/``target`` are absent when their ``id``/``type`` is ``None``,
-    ``changes`` is ``None`` or maps fields to ``(old, new)`` pairs and ``metadata`` is a
-    mapping. The store vouches that these are the values the stored entry holds; then the
-    text is exactly that of :func:`canonical`. Raises ``TypeError`` when a text field is not
-    text, ``OverflowError`` for an instant no datetime holds.
-    """
-    (id_, org_id, action, label, category, kind, actor_id, actor_name, avatar, actor_kind,
-     description, micros, source, key_id, key_name, target_type, target_id, target_label,
-     changes, metadata, idempotency_key) = fields  # fmt: skip
-    string = encode_basestring
-    return _CANONICAL % (
-        string(action),
-        "null" if avatar is None else string(avatar),
-        string(actor_id),
-        string(actor_kind),
-        string(actor_name),
-        "null" if key_id is None else _API_KEY % (string(key_id), string(key_name)),
-        string(category),
-        "null" if changes is None else _encode_json(changes),
-        string(description),
-        string(id_),
-        "null" if idempotency_key is None else string(idempotency_key),
-        string(kind),
-        string(label),
-        _encode_json(metadata) if metadata else "{}",
-        _micros_timestamp(micros),
-        string(org_id),
-        string(source),
-        "null"
-        if target_type is None
-        else _TARGET
-        % (
-            string(target_id),
-            "null" if target_label is None else string(target_label),
-            string(target_type),
-        ),
-    )
-
-
-class HashChain:
-    """Links entries with SHA-256, or HMAC-SHA-256 when given a secret ``key``."""
-
-    def __init__(self, key: bytes | str | None = None) -> None:
-        if isinstance(key, str):
-            key = key.encode("utf-8")
-        if key is not None and not key:
-            raise ValueError("integrity_key must not be empty")
-        self._key = key
-
-    @property
-    def keyed(self) -> bool:
-        """Whether links are HMACs (forging them needs the key)."""
-        return self._key is not None
-
-    def link(self, prev_hash: str, entry: Entry) -> str:
-        """The hash of ``entry`` chained after ``prev_hash`` (both lowercase hex)."""
-        return self.digest(prev_hash, _canonical_text(entry))
-
-    def digest(self, prev_hash: str, canonical_text: str) -> str:
-        """The link of an entry given by its canonical encoding as text (see fields_text())."""
-        message = prev_hash.encode("ascii") + b"\n" + canonical_text.encode("utf-8")
-        if self._key is None:
-            return hashlib.sha256(message).hexdigest()
-        # The one-shot C HMAC: the same digest as hmac.new(...).hexdigest(), three times faster.
-        return hmac.digest(self._key, message, "sha256").hex()
-
-
-class Problem(str, enum.Enum):
-    """What kind of damage verification found."""
-
-    #: An entry's content differs from what its (genuine) hash covers.
-    MODIFIED = "modified"
-    #: An entry is gone: a gap in ``seq``, a link to an entry that is not there, or a tail cut
-    #: off behind the recorded head or a checkpoint.
-    MISSING = "missing"
-    #: An entry that was never part of the chain: the chain links past it, or it lies beyond
-    #: the recorded head.
-    INSERTED = "inserted"
-    #: Genuine entries in the wrong place.
-    REORDERED = "reordered"
-    #: A stored hash the chain's key did not produce: recomputed without the key, or the log
-    #: was opened with a wrong or missing ``integrity_key``.
-    BAD_HASH = "bad hash"
-    #: Every entry checks out, but the chain no longer passes through a checkpoint or the
-    #: recorded head: history at or before that ``seq`` was rewritten consistently.
-    REWRITTEN = "rewritten"
-
-
-def _valid_hash(value: object) -> bool:
-    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
-
-
-@attrs.frozen
-class Checkpoint:
-    """The head of an organization's chain at one moment; keep it somewhere else.
-
-    ``seq`` 0 (with ``hash`` ``GENESIS``) is the checkpoint of an empty organization.
-    """
-
-    org_id: str
-    seq: int
-    hash: str
-    at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready form."""
-        return {"org_id": self.org_id, "seq": self.seq, "hash": self.hash, "at": self.at.isoformat()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Checkpoint:
-        """The inverse of :meth:`to_dict`; raises :class:`InvalidQuery` on a malformed one."""
-        try:
-            org_id, seq, digest, at = data["org_id"], data["seq"], data["hash"], data["at"]
-        except (KeyError, TypeError) as exc:
-            raise InvalidQuery(f"not a checkpoint: missing {exc}") from None
-        if not isinstance(org_id, str) or not org_id:
-            raise InvalidQuery(f"checkpoint org_id must be a non-empty string, not {org_id!r}")
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-            raise InvalidQuery(f"checkpoint seq must be a whole number >= 0, not {seq!r}")
-        if not _valid_hash(digest):
-            raise InvalidQuery(f"checkpoint hash must be 64 lowercase hex digits, not {digest!r}")
-        try:
-            moment = isoparse(str(at))
-        except ValueError:
-            raise InvalidQuery(f"checkpoint time is not ISO 8601: {at!r}") from None
-        if moment.tzinfo is None:
-            raise InvalidQuery(f"checkpoint time has no time zone: {at!r}")
-        return cls(org_id=org_id, seq=seq, hash=digest, at=moment)
-
-
-@attrs.frozen
-class VerifyReport:
-    """The outcome of verifying one organization's chain.
-
-    ``ok`` is true when nothing is wrong; ``checked`` entries (seq 1 to ``head_seq``) verified,
-    and ``head_hash`` is the hash of the last one (``GENESIS`` for an empty organization).
-    Otherwise ``problem`` names the first problem found, ``seq`` the sequence number where it
-    was found and ``detail`` says more; ``checked`` = ``head_seq`` = ``seq - 1`` entries come
-    before it, and ``head_hash`` is the hash of the last of them when the pass still knows it.
-    """
-
-    org_id: str
-    checked: int
-    ok: bool
-    problem: Problem | None = None
-    seq: int | None = None
-    detail: str = ""
-    head_seq: int = 0
-    head_hash: str | None = GENESIS
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def __str__(self) -> str:
-        if self.ok:
-            return f"{self.org_id}: {self.checked} entries verified, head {self.head_hash}"
-        assert self.problem is not None
-        return f"{self.org_id}: {self.problem.value} at seq {self.seq}: {self.detail}"
-
-
-class Link(NamedTuple):
-    """One entry of a chain as :func:`verify` reads it: its place, its two hashes, its content.
-
-    ``content`` is the entry, or the plain values of :func:`fields_text` from a store that
-    offers ``chain_records``.
-    """
-
-    seq: Any
-    prev_hash: Any
-    hash: Any
-    content: Any
-
-
-class Altered(NamedTuple):
-    """Content a store hands to :func:`verify` for an entry whose derived data (search text,
-    say) no longer matches its hashed fields: the entry is reported as modified, with
-    ``detail`` saying what differs."""
-
-    detail: str
 
 
 def _content_text(content: Any) -> str:
