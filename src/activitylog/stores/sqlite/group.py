@@ -5,12 +5,16 @@ hand-off to another thread. Calls that arrive while a group is being written wai
 once that group's transaction has ended, the first of them leads the next group, made of every
 call queued by then (the leader of a finished group returns at once rather than leading on).
 
-Inside a group's ``BEGIN IMMEDIATE`` each call runs in its own SAVEPOINT: a call that fails
-is rolled back to it and gets its own error while the others are kept; a failed ``COMMIT`` (or
-an error that made SQLite abandon the transaction) fails every call of the group that was not
-failed already. Each call returns only once the transaction holding its entries has committed,
-with the connection's ``synchronous`` durability. One ``BEGIN``/``COMMIT`` (and with
-``synchronous=FULL`` one sync of the write-ahead log) then serves a whole group.
+A group is written in one ``BEGIN IMMEDIATE`` transaction. Its calls are first written as one
+append, in a SAVEPOINT (an append of many entries costs far less per entry than many appends
+of one, as batch ingest shows); the result is the same as writing them one after the other,
+since an append handles ids, chains and idempotency keys within its batch as it does across
+transactions. When that fails, it is rolled back and each call is written in its own
+SAVEPOINT: a call that fails is rolled back to it and gets its own error, the others are kept.
+A failed ``COMMIT`` (or an error that made SQLite abandon the transaction) fails every call of
+the group not failed already. Each call returns only once the transaction holding its entries
+has committed, with the connection's ``synchronous`` durability: one ``COMMIT`` (and with
+``synchronous=FULL`` one sync of the write-ahead log) serves the whole group.
 """
 
 from __future__ import annotations
@@ -19,26 +23,49 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
 
 from ...errors import StoreError
+from ...models import Entry
+from .._sql.rows import Encoded
+from ..base import Chain
 from .connections import Connections
 from .transaction import quietly
 
-T = TypeVar("T")
-Work = Callable[[sqlite3.Connection], T]
+#: Writes an append inside the open transaction (:func:`.write.append` with the store's
+#: callbacks): connection, entries, their encoded values, chain, and the dicts that collect the
+#: codes of organizations and categories it creates.
+Writer = Callable[
+    [
+        sqlite3.Connection,
+        list[Entry],
+        list[Encoded],
+        "Chain | None",
+        dict[str, int],
+        dict[str, int],
+    ],
+    list[Entry],
+]
+#: Takes the codes created by calls that committed into the store's caches.
+Merge = Callable[[dict[str, int], dict[str, int]], None]
 
 
-class _Call(Generic[T]):
+class _Call:
     """One caller's append, its outcome and how its thread is woken."""
 
-    __slots__ = ("error", "lead", "result", "since", "wake", "work")
+    __slots__ = (
+        "batch", "categories", "chain", "error", "lead", "orgs", "result", "since", "statics",
+        "wake",
+    )  # fmt: skip
 
-    def __init__(self, work: Work[T]) -> None:
-        self.work = work
+    def __init__(self, batch: list[Entry], statics: list[Encoded], chain: Chain | None) -> None:
+        self.batch = batch
+        self.statics = statics
+        self.chain = chain
         self.since = time.monotonic()  # the busy timeout counts from here
-        self.result: T | None = None
+        self.result: list[Entry] | None = None
         self.error: BaseException | None = None
+        self.orgs: dict[str, int] = {}
+        self.categories: dict[str, int] = {}
         self.wake: threading.Lock | None = None
         self.lead = False
 
@@ -46,30 +73,31 @@ class _Call(Generic[T]):
 class GroupCommit:
     """Runs the appends of one store's threads, grouped into shared write transactions."""
 
-    def __init__(self, conns: Connections, where: str) -> None:
+    def __init__(self, conns: Connections, where: str, writer: Writer, merge: Merge) -> None:
         self._conns = conns
         self._where = where
+        self._writer = writer
+        self._merge = merge
         self._mutex = threading.Lock()  # guards the queue and whether a group is being written
-        self._queue: list[_Call[object]] = []
+        self._queue: list[_Call] = []
         self._writing = False
         #: Transactions committed, and calls whose entries they held (for tests and tuning).
         self.commits = 0
         self.committed_calls = 0
 
-    def run(self, work: Work[T]) -> T:
-        """``work(conn)`` inside a write transaction, perhaps shared with other threads' calls;
-        its result once that transaction has committed, or the error that kept its writes out.
-
-        ``work`` must leave the transaction as it found it (no ``COMMIT``/``ROLLBACK``); a
-        failure inside it is undone to the call's SAVEPOINT.
-        """
-        call: _Call[T] = _Call(work)
+    def append(
+        self, batch: list[Entry], statics: list[Encoded], chain: Chain | None
+    ) -> list[Entry]:
+        """``batch`` appended in a write transaction, perhaps shared with other threads'
+        calls: the entries as stored once it has committed, or the error that kept them out.
+        Raises :class:`sqlite3.Error` or :class:`StoreError` for a failure of the database."""
+        call = _Call(batch, statics, chain)
         with self._mutex:
             waiting = self._writing
             if waiting:
                 wake = call.wake = threading.Lock()
                 wake.acquire()
-                self._queue.append(call)  # type: ignore[arg-type]
+                self._queue.append(call)
             else:
                 self._writing = True
         if waiting:
@@ -80,7 +108,7 @@ class GroupCommit:
             with self._mutex:
                 group, self._queue = self._queue, []
         else:
-            group = [call]  # type: ignore[list-item]
+            group = [call]
         try:
             self._write(group)
         finally:
@@ -98,11 +126,14 @@ class GroupCommit:
             else:
                 self._writing = False
 
-    def _write(self, group: list[_Call[object]]) -> None:
-        """Write a group in one transaction and settle every call's outcome; wake the
-        others. A failure of the group as a whole is raised only to the leader (group[0])."""
+    def _write(self, group: list[_Call]) -> None:
+        """Write a group in one transaction and settle every call's outcome; wake the others.
+        A failure of the group as a whole is raised only in the leader's thread (group[0])."""
         try:
             self._transaction(group)
+            for call in group:
+                if call.error is None:
+                    self._merge(call.orgs, call.categories)
         except BaseException as exc:
             leader = group[0]
             if leader.error is None:
@@ -117,71 +148,95 @@ class GroupCommit:
                 assert call.wake is not None
                 call.wake.release()
 
-    def _transaction(self, group: list[_Call[object]]) -> None:
+    def _transaction(self, group: list[_Call]) -> None:
         conns = self._conns
         conn = conns.acquire_writer(since=group[0].since)
         try:
-            if len(group) == 1:
-                # Alone: no SAVEPOINT, the transaction is the call's own (today's cost).
-                call = group[0]
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    call.result = call.work(conn)
-                except BaseException as exc:
-                    call.error = exc
-                    quietly(conn, "ROLLBACK")
-                    if not isinstance(exc, Exception):
-                        raise
-                    return
-                self._commit(conn, group)
-                return
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for call in group:
-                    self._savepoint(conn, call)
+                if len(group) == 1:
+                    # Alone: no SAVEPOINT, the transaction is the call's own (as without groups).
+                    call = group[0]
+                    call.result = self._writer(
+                        conn, call.batch, call.statics, call.chain, call.orgs, call.categories
+                    )
+                elif not self._together(conn, group):
+                    for call in group:
+                        self._alone(conn, call)
+            except BaseException as exc:
+                if conn.in_transaction:
+                    quietly(conn, "ROLLBACK")
+                if len(group) == 1 and isinstance(exc, Exception):
+                    group[0].error = exc  # the call's own error: nothing else to fail
+                    return
+                raise
+            try:
+                conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     quietly(conn, "ROLLBACK")
                 raise
-            self._commit(conn, group)
+            self.commits += 1
+            self.committed_calls += sum(1 for call in group if call.error is None)
         finally:
             conns.release_writer(conn)
 
-    def _savepoint(self, conn: sqlite3.Connection, call: _Call[object]) -> None:
+    def _together(self, conn: sqlite3.Connection, group: list[_Call]) -> bool:
+        """Write every call of the group as one append, in a SAVEPOINT; ``False`` (with
+        nothing written) when that failed or the calls do not share a chain."""
+        chain = group[0].chain
+        if any(call.chain is not chain for call in group):
+            return False
+        batch = [entry for call in group for entry in call.batch]
+        statics = [static for call in group for static in call.statics]
+        orgs: dict[str, int] = {}
+        categories: dict[str, int] = {}
+        conn.execute("SAVEPOINT activitylog_group")
+        try:
+            stored = self._writer(conn, batch, statics, chain, orgs, categories)
+        except Exception as exc:  # noqa: BLE001 - any failure: find the calls it belongs to
+            self._undo(conn, "activitylog_group", exc)
+            return False  # one of the calls fails: each is written on its own to know which
+        conn.execute("RELEASE activitylog_group")
+        start = 0
+        for call in group:
+            end = start + len(call.batch)
+            call.result = stored[start:end]
+            call.orgs, call.categories = orgs, categories
+            start = end
+        return True
+
+    def _alone(self, conn: sqlite3.Connection, call: _Call) -> None:
         """One call of a group, in its own SAVEPOINT: rolled back to it when it fails."""
         conn.execute("SAVEPOINT activitylog_call")
         try:
-            call.result = call.work(conn)
-        except Exception as exc:
+            call.result = self._writer(
+                conn, call.batch, call.statics, call.chain, call.orgs, call.categories
+            )
+        except Exception as exc:  # noqa: BLE001 - whatever it is, it is this call's outcome
             call.error = exc
-            quietly(conn, "ROLLBACK TO activitylog_call")
-            quietly(conn, "RELEASE activitylog_call")
-            if not conn.in_transaction:
-                # SQLite abandoned the whole transaction (an I/O error, a full disk): the
-                # calls kept before this one are lost with it.
-                raise StoreError(
-                    f"writing to {self._where} failed: the transaction shared with other "
-                    f"calls was rolled back by the error of one of them ({exc})"
-                ) from exc
+            self._undo(conn, "activitylog_call", exc)
         else:
             conn.execute("RELEASE activitylog_call")
 
-    def _commit(self, conn: sqlite3.Connection, group: list[_Call[object]]) -> None:
-        try:
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                quietly(conn, "ROLLBACK")
-            raise
-        self.commits += 1
-        self.committed_calls += sum(1 for call in group if call.error is None)
+    def _undo(self, conn: sqlite3.Connection, savepoint: str, exc: Exception) -> None:
+        """Roll back to ``savepoint``; raise when SQLite abandoned the whole transaction (an
+        I/O error, a full disk), which loses the calls written before in it too."""
+        quietly(conn, f"ROLLBACK TO {savepoint}")
+        quietly(conn, f"RELEASE {savepoint}")
+        if not conn.in_transaction:
+            raise StoreError(
+                f"writing to {self._where} failed: the transaction shared with other calls "
+                f"was rolled back by the error of one of them ({exc})"
+            ) from exc
 
 
-def _outcome(call: _Call[T]) -> T:
+def _outcome(call: _Call) -> list[Entry]:
     """The call's result, or its error raised in the caller's thread."""
     if call.error is not None:
         raise call.error
-    return call.result  # type: ignore[return-value]
+    assert call.result is not None
+    return call.result
 
 
 def _for_another_thread(exc: BaseException, where: str) -> StoreError:

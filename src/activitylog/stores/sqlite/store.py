@@ -25,7 +25,7 @@ from ...integrity import Altered
 from ...models import Entry
 from .._sql.chain import Record, records
 from .._sql.plan import storable
-from .._sql.rows import decode, decode_checked, encode
+from .._sql.rows import Encoded, decode, decode_checked, encode
 from ..base import Chain, ChainHead, QuerySpec
 from . import options, query, schema, search, write
 from .connections import Connections
@@ -93,7 +93,7 @@ class SQLiteStore:
         self._group = (
             None
             if self._conns.single is not None or self._readonly
-            else GroupCommit(self._conns, self._where)
+            else GroupCommit(self._conns, self._where, self._write, self._merge_codes)
         )
         try:
             self._open(fts)
@@ -268,35 +268,47 @@ class SQLiteStore:
         if not batch:
             return []
         statics = [encode(entry) for entry in batch]
-        new_orgs: dict[str, int] = {}
-        new_categories: dict[str, int] = {}
-
-        def work(conn: sqlite3.Connection) -> list[Entry]:
-            return write.append(
-                conn, batch, statics, chain, new_orgs, new_categories,
-                check_layout=self._check_layout, category_code=self._category_code,
-            )  # fmt: skip
-
-        # No generator context managers: one-entry appends spent a measurable part of their
-        # time entering and leaving them.
-        conns = self._conns
         try:
             if self._group is not None:
-                result = self._group.run(work)
-            else:
-                conn = conns.acquire_writer()
-                try:
-                    with Transaction(conn, nested=self._host):
-                        result = work(conn)
-                finally:
-                    conns.release_writer(conn)
+                return self._group.append(batch, statics, chain)
+            # No generator context managers: one-entry appends spent a measurable part of
+            # their time entering and leaving them.
+            new_orgs: dict[str, int] = {}
+            new_categories: dict[str, int] = {}
+            conns = self._conns
+            conn = conns.acquire_writer()
+            try:
+                with Transaction(conn, nested=self._host):
+                    result = self._write(conn, batch, statics, chain, new_orgs, new_categories)
+            finally:
+                conns.release_writer(conn)
         except sqlite3.Error as exc:
             raise StoreError(f"writing to {self._where} failed: {exc}") from exc
-        if not self._host:
-            with conns.lock:
+        if not self._host:  # a host may still roll the rows back
+            self._merge_codes(new_orgs, new_categories)
+        return result
+
+    def _write(
+        self,
+        conn: sqlite3.Connection,
+        batch: list[Entry],
+        statics: list[Encoded],
+        chain: Chain | None,
+        new_orgs: dict[str, int],
+        new_categories: dict[str, int],
+    ) -> list[Entry]:
+        """One append inside the open write transaction (see :func:`.write.append`)."""
+        return write.append(
+            conn, batch, statics, chain, new_orgs, new_categories,
+            check_layout=self._check_layout, category_code=self._category_code,
+        )  # fmt: skip
+
+    def _merge_codes(self, new_orgs: dict[str, int], new_categories: dict[str, int]) -> None:
+        """Cache the codes an append created, once its transaction has committed."""
+        if new_orgs or new_categories:
+            with self._conns.lock:
                 self._org_codes.update(new_orgs)
                 self._category_codes.update(new_categories)
-        return result
 
     # -- reading ----------------------------------------------------------------------------
 
