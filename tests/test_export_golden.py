@@ -16,8 +16,20 @@ from typing import Any
 
 import pytest
 
-from activitylog import ActivityLog, Actor, ActorKind, ApiKeyRef, Entry, Kind, Role, Source, Target
-from activitylog import Viewer, cli, ids
+from activitylog import (
+    ActivityLog,
+    Actor,
+    ActorKind,
+    ApiKeyRef,
+    Entry,
+    Kind,
+    Role,
+    Source,
+    Target,
+    Viewer,
+    cli,
+    ids,
+)
 from activitylog.viewer import export as viewer_export
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -72,10 +84,9 @@ def entries() -> list[Entry]:
                 occurred_at=START + timedelta(seconds=i * 7919, microseconds=i * 37),
                 source=list(Source)[i % 3],
                 api_key=ApiKeyRef(f"k{i}", hostile) if i % 3 == 1 else None,
-                target=(
-                    None if i % 5 == 4 else Target(hostile if i % 2 else "lead", str(i),
-                                                   None if i % 5 == 3 else hostile)
-                ),  # fmt: skip
+                target=None
+                if i % 5 == 4
+                else Target(hostile if i % 2 else "lead", str(i), None if i % 5 == 3 else hostile),
                 changes=changes,
                 metadata=metadata,
                 idempotency_key=None if i % 6 else f"{hostile}-{i}",
@@ -116,9 +127,7 @@ class TestExportGolden:
         assert export(golden_db, fmt) == (GOLDEN / f"export.{fmt}").read_bytes()
 
     @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
-    def test_descending_export_is_the_golden_file_reversed(
-        self, golden_db: Path, fmt: str
-    ) -> None:
+    def test_descending_export_is_the_golden_file_reversed(self, golden_db: Path, fmt: str) -> None:
         """--desc writes the same lines, newest first."""
         golden = (GOLDEN / f"export.{fmt}").read_bytes()
         got = export(golden_db, fmt, "--desc")
@@ -133,9 +142,7 @@ class TestExportGolden:
             want = records(golden)
             assert records(got) == [want[0], *reversed(want[1:])]
         else:
-            assert got.splitlines(keepends=True) == list(
-                reversed(golden.splitlines(keepends=True))
-            )
+            assert got.splitlines(keepends=True) == list(reversed(golden.splitlines(keepends=True)))
 
     def test_viewer_export_button_writes_the_same_csv(self, golden_db: Path) -> None:
         """The Activity Log page's export button streams the same bytes as the command line."""
