@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import unicodedata
+from pathlib import Path
 
-from activitylog import search
+import attrs
+import pytest
+
+from activitylog import ActivityLog, Actor, ids, search
+from activitylog.stores.sqlite import SQLiteStore
+from activitylog.stores.sqlite import write as sqlite_write
+
+ADA = Actor("u1", "Ada Lovelace")
 
 
 def _fold(text: str) -> str:
@@ -43,3 +52,41 @@ class TestNormalizeShortcut:
         """One character the shortcut does not take sends the text through every step."""
         assert search.normalize("“Ünïcode” — ΣΑΣ …") == _fold("“Ünïcode” — ΣΑΣ …")
         assert search.normalize("Straße ﬁ İ") == "strasse fi i"
+
+
+class TestIdLookups:
+    """A batch's ids are looked up ("is it taken") only when they are not above every stored id."""
+
+    @pytest.fixture()
+    def statements(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        """The SQL the append path runs, as SQLite traces it."""
+        seen: list[str] = []
+        original = sqlite_write.plain_cursor
+
+        def traced(conn: sqlite3.Connection) -> sqlite3.Cursor:
+            conn.set_trace_callback(seen.append)
+            return original(conn)
+
+        monkeypatch.setattr(sqlite_write, "plain_cursor", traced)
+        return seen
+
+    def test_new_ids_need_no_lookup_and_stored_ones_move_up(
+        self, tmp_path: Path, statements: list[str]
+    ) -> None:
+        """Batches newer than every stored entry run no id lookup; a batch holding a stored id
+        looks it up and moves it up, as the reference store does."""
+        calls = [{"action": "lead.created", "org_id": "acme", "actor": ADA}] * 30
+        with SQLiteStore(tmp_path / "log.db") as store:
+            log = ActivityLog(store)
+            first = log.record_many(calls)
+            log.record("lead.created", org_id="acme", actor=ADA)
+            log.record_many(calls)
+            assert not [s for s in statements if "WHERE id IN (" in s or "WHERE id = " in s]
+            again = [attrs.evolve(entry, seq=None, prev_hash=None, hash=None) for entry in first]
+            stored = store.append(again[:3], log.chain)
+            assert [s for s in statements if "WHERE id IN (" in s]
+        for old, new in zip(first[:3], stored, strict=True):
+            moved = int(new.id, 16)
+            assert moved > int(old.id, 16)
+            assert moved // ids.IDS_PER_MS == int(old.id, 16) // ids.IDS_PER_MS
+        assert len({e.id for e in stored} | {e.id for e in first}) == 33

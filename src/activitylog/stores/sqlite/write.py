@@ -46,9 +46,14 @@ INDEX_PENDING = (
 ADD_COUNT = "UPDATE activitylog_counts SET n = n + ? WHERE org = ? AND category = ?"
 INSERT_COUNT = "INSERT INTO activitylog_counts (org, category, n) VALUES (?, ?, ?)"
 UPDATE_HEAD = "UPDATE activitylog_orgs SET head_seq = ?, head_hash = ? WHERE code = ?"
+#: What every append reads first, in one statement: the schema cookie, the first
+#: organization's head, the largest stored id (an id above it is free, so a batch of new ids,
+#: the usual case, needs no "is it taken" lookups) and how many search rows are pending (so
+#: that deciding to index them costs no statement after the insert).
 START = (
     "SELECT (SELECT schema_version FROM pragma_schema_version), o.code, o.head_seq, "
-    f"o.head_hash, EXISTS (SELECT 1 FROM {schema.ENTRIES} WHERE id = ?) "
+    f"o.head_hash, (SELECT max(id) FROM {schema.ENTRIES}), "
+    f"(SELECT count(*) FROM {schema.PENDING}) "
     "FROM (SELECT 1) LEFT JOIN activitylog_orgs o ON o.org_id = ?"
 )
 
@@ -73,18 +78,13 @@ def append(
     created here are noted in ``new_orgs``: the caller caches both once the transaction commits.
     """
     cursor = plain_cursor(conn)
-    # One statement for what every append needs first: the schema cookie, the first
-    # organization's head and whether the first id is taken.
     first = batch[0].org_id
-    cookie, first_code, first_seq, first_hash, first_taken = cursor.execute(
-        START, (statics[0][0], first)
+    cookie, first_code, first_seq, first_hash, top, pending_before = cursor.execute(
+        START, (first,)
     ).fetchone()
     indexed = check_layout(conn, cookie).search_index
-    if len(statics) == 1:
-        checked = {statics[0][0]}
-        taken = checked.copy() if first_taken else set()
-    else:
-        taken, checked = taken_ids(cursor, statics)
+    top = -1 if top is None else top
+    taken, checked = taken_ids(cursor, statics, top)
     heads: dict[str, list[Any]] = {}  # org_id -> [code, seq, hash, search-index token]
     if first_code is not None:
         org_token = schema.token(first_code) if indexed else ""
@@ -112,10 +112,12 @@ def append(
                 result.append(same_request(seen, entry))
                 continue
         wanted = number
-        while (
-            number in new_ids
-            or number in taken
-            or (number not in checked and id_taken(cursor, number, taken, checked))
+        while number in new_ids or (
+            number <= top
+            and (
+                number in taken
+                or (number not in checked and id_taken(cursor, number, taken, checked))
+            )
         ):
             number = ids.move_up(number, entry.occurred_at)
         seq = head[1] + 1
@@ -162,7 +164,7 @@ def append(
         for org, category, n in count_rows:
             if cursor.execute(ADD_COUNT, (n, org, category)).rowcount == 0:
                 cursor.execute(INSERT_COUNT, (org, category, n))
-        if pending and cursor.execute(COUNT_PENDING).fetchone()[0] >= PENDING_LIMIT:
+        if pending and pending_before + len(search_rows) >= PENDING_LIMIT:
             cursor.execute(INDEX_PENDING)
             cursor.execute(f"DELETE FROM {schema.PENDING}")
     return result
@@ -196,9 +198,12 @@ def stored_by_key(cursor: sqlite3.Cursor, code: int, key: tuple[str, str]) -> En
     return (decode if cursor.connection.text_factory is str else decode_checked)(row, key[0])
 
 
-def taken_ids(cursor: sqlite3.Cursor, statics: list[Encoded]) -> tuple[set[int], set[int]]:
-    """Which of the batch's ids are already stored (and the set that was checked)."""
-    wanted = sorted({static[0] for static in statics})
+def taken_ids(
+    cursor: sqlite3.Cursor, statics: list[Encoded], top: int
+) -> tuple[set[int], set[int]]:
+    """Which of the batch's ids are already stored (and the set that was checked); ``top`` is
+    the largest stored id, above which none is looked up."""
+    wanted = sorted({static[0] for static in statics if static[0] <= top})
     taken: set[int] = set()
     for start in range(0, len(wanted), ID_BATCH):
         chunk = wanted[start : start + ID_BATCH]
