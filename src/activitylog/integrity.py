@@ -60,6 +60,8 @@ REORDER_WINDOW = 1024
 
 
 def _content_text(content: Any) -> str:
+    if type(content) is str:
+        return content
     if type(content) is tuple:
         return fields_text(content)
     if type(content) is Altered:

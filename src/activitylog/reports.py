@@ -113,8 +113,8 @@ class VerifyReport:
 class Link(NamedTuple):
     """One entry of a chain as :func:`verify` reads it: its place, its two hashes, its content.
 
-    ``content`` is the entry, or the plain values of :func:`fields_text` from a store that
-    offers ``chain_records``.
+    ``content`` is the entry or, from a store that offers ``chain_records``, its canonical
+    text or the plain values of :func:`~activitylog.canonical.fields_text`.
     """
 
     seq: Any

@@ -21,7 +21,6 @@ from typing import Any, Literal, TypeVar
 
 from ... import search as text_search
 from ...errors import ConfigurationError, SchemaError, StoreError
-from ...integrity import Altered
 from ...models import Entry
 from .._sql.chain import Record, records
 from .._sql.plan import storable
@@ -44,8 +43,6 @@ _CHAIN_CHUNK = (
 )
 #: The same with the derived search text last, which verification checks.
 _CHAIN_CHUNK_CHECKED = _CHAIN_CHUNK.replace(" FROM ", ", e.haystack FROM ", 1)
-#: Row positions of the fields the search text is derived from.
-_LABEL, _ACTOR_NAME, _DESCRIPTION = 3, 7, 10
 
 
 class SQLiteStore:
@@ -374,7 +371,7 @@ class SQLiteStore:
             # what this version derives without having been tampered with, so it is not checked.
             return records(self._chain_rows(org_id, after_seq, _verified), org_id)
         chunks = self._chain_rows(org_id, after_seq, _verified, _CHAIN_CHUNK_CHECKED)
-        return _with_search_text_checked(chunks, org_id)
+        return records(chunks, org_id, search_text=True)
 
     def derived_problem(self, org_id: str, upto_seq: int) -> tuple[int, str] | None:
         """For :func:`~activitylog.integrity.verify`, once the chain verified up to
@@ -431,26 +428,6 @@ class SQLiteStore:
     def searches_with_index(self) -> bool:
         """Whether searches use the FTS5 trigram index (``False``: they scan)."""
         return self._search
-
-
-def _with_search_text_checked(
-    chunks: Iterator[tuple[list[Any], bool]], org_id: str
-) -> Iterator[Record]:
-    """Chain records of rows read with their search text last: a row whose search text is not
-    the one its label, description and actor name give (edited to hide it from search, say)
-    is handed over as :class:`~activitylog.integrity.Altered`."""
-    derive = text_search.haystack
-    for chunk, plain in chunks:
-        bare = [row[:-1] for row in chunk]
-        for row, record in zip(chunk, records([(bare, plain)], org_id), strict=True):
-            try:
-                same = row[-1] == derive(row[_LABEL], row[_DESCRIPTION], row[_ACTOR_NAME])
-            except (TypeError, AttributeError):
-                same = True  # fields of the wrong type: their hash already fails
-            if same:
-                yield record
-            else:
-                yield (*record[:3], Altered("its search text no longer matches its fields"))
 
 
 def _derived(label: Any, description: Any, actor_name: Any) -> str | None:
