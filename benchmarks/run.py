@@ -46,7 +46,8 @@ DEFAULT_ENTRIES = 1_000_000
 QUICK_ENTRIES = 50_000
 PAGE = 50
 DEEP_PAGE = 2_000
-THREADS = 4
+#: Threads of the concurrent record() row: calls from them share transactions (group commit).
+THREADS = 8
 COMMON_WORD = "deleted"
 SHORT_TERM = "li"
 
@@ -261,8 +262,14 @@ class Bench:
 
         say(f"record() one per transaction, {m:,} entries, {threads} thread(s)")
         o, r = alternate(self.repeat, ours, by_hand)
-        self.results.add(f"record.{threads}", f"record(), one entry per transaction, "
-                         f"{threads} thread{'s' if threads > 1 else ''}", "/s", o, r)  # fmt: skip
+        # With threads, our calls share transactions (group commit) while raw commits each
+        # row under a lock: that ratio is not like for like, and the target compares our own
+        # rates (8 threads against 1).
+        note = "" if threads == 1 else "calls share commits; raw commits each row"
+        name = "one entry per transaction" if threads == 1 else "one entry per call"
+        self.results.add(f"record.{threads}", f"record(), {name}, "
+                         f"{threads} thread{'s' if threads > 1 else ''}", "/s", o, r,
+                         note=note)  # fmt: skip
         say(f"  ours {statistics.median(o):,.0f}/s, raw {statistics.median(r):,.0f}/s")
         self.path("record.db")
 
@@ -510,6 +517,10 @@ class Bench:
         rec = res.get("record.1")
         res.target("record.1", ">= 0.6x raw per-commit rate", rec["ratio"]["median"], 0.6,
                    higher=True, shown=f"{rec['ratio']['median']:.2f}x")  # fmt: skip
+        threaded = res.get(f"record.{THREADS}")
+        gain = threaded["ours"]["median"] / rec["ours"]["median"]
+        res.target(f"record.{THREADS}", f">= 2x the 1-thread rate with {THREADS} threads", gain, 2,
+                   higher=True, shown=f"{gain:.2f}x")  # fmt: skip
         ing = res.get("ingest")
         res.target("ingest", ">= 50,000 entries/s", ing["ours"]["median"], 50_000, higher=True,
                    shown=f"{ing['ours']['median']:,.0f}/s")  # fmt: skip

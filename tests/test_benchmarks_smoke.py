@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 EXPECTED = {
-    "build", "ingest", "record.1", "record.4", "page.newest", "page.deep", "categories",
+    "build", "ingest", "record.1", "record.8", "page.newest", "page.deep", "categories",
     "bucket.today.page", "bucket.today.count", "bucket.this-week.page", "bucket.this-week.count",
     "bucket.this-month.page", "bucket.this-month.count", "bucket.older.page",
     "bucket.older.count", "history.target", "history.actor", "sort.action", "search.rare.page", "search.rare.count",
