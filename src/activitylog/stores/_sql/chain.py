@@ -12,6 +12,7 @@ Building neither entries nor value tuples for untampered rows is most of verific
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring
 from typing import Any
@@ -126,6 +127,14 @@ _ACTOR = '{"avatar_url":%s,"id":%s,"kind":%s,"name":%s}'
 #: The canonical template with the actor filled in whole and the id written from its integer.
 _ROW = _CANONICAL.replace(_ACTOR, "%s", 1).replace(',"id":%s,', ',"id":"%016x",', 1)
 assert _ROW.count("%") == _CANONICAL.count("%") - 3, "the canonical template changed shape"
+# JSON text that decodes and encodes again to itself: a string needing no escape, a short
+# integer (not "-0"), a literal; objects of one key, so that no key order is in question.
+_SCALAR = r'(?:"[^"\\\x00-\x1f]*"|0|-?[1-9][0-9]{0,15}|null|true|false)'
+_KEY = r'"[^"\\\x00-\x1f]*"'
+#: ``changes`` of one field already in canonical form (the usual shape: stored as is).
+_CANONICAL_CHANGE = re.compile(rf"\{{{_KEY}:\[{_SCALAR},{_SCALAR}\]\}}")
+#: ``metadata`` of one key with a plain value, already in canonical form.
+_CANONICAL_ONE_VALUE = re.compile(rf"\{{{_KEY}:{_SCALAR}\}}")
 _KIND_TEXT = {value: encode_basestring(value) for value in KINDS}
 _SOURCE_TEXT = {value: encode_basestring(value) for value in SOURCES}
 
@@ -230,6 +239,8 @@ class _Texts:
         return text
 
     def _changes(self, stored: Any) -> str:
+        if type(stored) is str and _CANONICAL_CHANGE.fullmatch(stored):
+            return stored
         pairs = changes_pairs(stored)
         if pairs is False:
             raise _Odd
@@ -239,6 +250,8 @@ class _Texts:
         return text
 
     def _metadata(self, stored: Any) -> str:
+        if type(stored) is str and _CANONICAL_ONE_VALUE.fullmatch(stored):
+            return stored
         value = metadata_object(stored)
         if value is None:
             raise _Odd
