@@ -297,6 +297,62 @@ class TestErrors:
             assert_chains_clean(log)
 
 
+class TestInterrupted:
+    """A caller interrupted while it waits leaves the queue; the others go on."""
+
+    def test_an_interrupted_wait_leaves_the_queue(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A queued call whose wait is interrupted (as by Ctrl-C) raises, stores nothing and
+        blocks no one: the call queued after it leads the next group."""
+        real_lock = threading.Lock
+
+        class InterruptedWait:
+            """A wake lock whose blocking wait raises KeyboardInterrupt."""
+
+            def __init__(self) -> None:
+                self.inner = real_lock()
+                self.calls = 0
+
+            def acquire(self) -> bool:
+                self.calls += 1
+                if self.calls == 2:
+                    raise KeyboardInterrupt
+                return self.inner.acquire()
+
+            def release(self) -> None:
+                self.inner.release()
+
+        def lock() -> Any:
+            return InterruptedWait() if threading.current_thread().name == "B" else real_lock()
+
+        with ActivityLog.open(f"sqlite:///{tmp_path / 'a.db'}") as log:
+            monkeypatch.setattr("activitylog.stores.sqlite.group.threading.Lock", lock)
+            outcomes: dict[str, object] = {}
+
+            def call(name: str) -> None:
+                try:
+                    outcomes[name] = log.record("lead.created", org_id=name, actor=ADA)
+                except BaseException as exc:  # noqa: BLE001 - the outcome under test
+                    outcomes[name] = exc
+
+            threads = {n: threading.Thread(target=call, args=(n,), name=n) for n in "ABC"}
+            with leader_held(log, 1):
+                threads["A"].start()
+                time.sleep(0.02)
+                threads["B"].start()
+                threads["B"].join(10)
+                threads["C"].start()
+                for thread in threads.values():
+                    thread.join(10)
+            monkeypatch.undo()
+            assert isinstance(outcomes["B"], KeyboardInterrupt)
+            assert isinstance(outcomes["A"], Entry) and isinstance(outcomes["C"], Entry)
+            assert log.store.org_ids() == ["A", "C"]
+            log.record("lead.created", org_id="B", actor=ADA)
+            assert log.store.org_ids() == ["A", "B", "C"]
+
+
 class TestProperty:
     """Random mixes of calls from many threads, some made to fail."""
 

@@ -102,7 +102,11 @@ class GroupCommit:
                 self._writing = True
         if waiting:
             assert call.wake is not None
-            call.wake.acquire()  # released when this call is done, or is to lead a group
+            try:
+                call.wake.acquire()  # released when this call is done, or is to lead a group
+            except BaseException:
+                self._leave(call)  # interrupted (KeyboardInterrupt) while waiting
+                raise
             if not call.lead:
                 return _outcome(call)
             with self._mutex:
@@ -114,6 +118,17 @@ class GroupCommit:
         finally:
             self._hand_over()
         return _outcome(call)
+
+    def _leave(self, call: _Call) -> None:
+        """Take a call whose wait was interrupted out of the queue, passing on the lead it
+        may have been given. (A call already taken into a group is written all the same.)"""
+        with self._mutex:
+            if call not in self._queue:
+                return
+            self._queue.remove(call)
+            if not call.lead:
+                return
+        self._hand_over()
 
     def _hand_over(self) -> None:
         """Let the first queued call lead the next group, or note that none is written."""
