@@ -114,20 +114,21 @@ def encode(entry: Entry) -> Encoded:
     actor, key, target = entry.actor, entry.api_key, entry.target
     description, label = entry.description, entry.label
     actor_name = actor.name
+    # ``_value_`` rather than ``value``: the same string, without the enum property's call.
     return (
         ids.decode(entry.id),
         (
             entry.action,
             label,
             entry.category,
-            entry.kind.value,
+            entry.kind._value_,
             actor.id,
             actor_name,
             actor.avatar_url,
-            actor.kind.value,
+            actor.kind._value_,
             description,
             ids.to_micros(moment),
-            entry.source.value,
+            entry.source._value_,
             None if key is None else key.id,
             None if key is None else key.name,
             None if target is None else target.type,
