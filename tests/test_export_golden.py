@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sqlite3
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from activitylog import (
@@ -30,6 +34,9 @@ from activitylog import (
     cli,
     ids,
 )
+from activitylog.cli import records
+from activitylog.stores._sql import rows
+from activitylog.stores.sqlite import stream
 from activitylog.viewer import export as viewer_export
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -180,3 +187,95 @@ def main() -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def stored_rows(db: Path) -> list[tuple[Any, ...]]:
+    """The fixed log's stored rows, as the SQLite store reads them."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(
+            f"SELECT {rows.columns()} FROM activitylog_entries e ORDER BY e.id"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+#: Values a tampered row may hold in any column.
+ODD = [None, "", " ", "\u3000", "x\x00y", "=x", "-1", 5, -1, 2**70, 1.5, b"raw", "{", "[1]",
+       "null", '{"a":[1]}', '{"a":"ab"}', '{"a":[1,2,3]}', '{"a":{"b":1}}', '{"x":1,"x":2}',
+       '{ "a" : [1, 2] }', '{"a":[1,2]}', "create", "api", "user"]  # fmt: skip
+
+
+def outcome(make: Callable[[], Any]) -> Any:
+    """What ``make`` returns, or the type of what it raises."""
+    try:
+        return make()
+    except Exception as exc:  # noqa: BLE001 - the exception's type is the outcome compared
+        return type(exc)
+
+
+class TestStoredRows:
+    def test_cells_and_records_are_those_of_the_decoded_entries(self, golden_db: Path) -> None:
+        """CSV cells and JSON lines made straight from stored rows equal those made from the
+        entries the rows decode to, for every row of the fixed log."""
+        stored = stored_rows(golden_db)
+        assert records.stored_csv_rows(stored, ORG, True) == [
+            records.csv_row(rows.decode(row, ORG)) for row in stored
+        ]
+        assert records.stored_jsonl(stored, ORG, True) == [
+            records.jsonl_json(records.entry_record(rows.decode(row, ORG))) + "\n" for row in stored
+        ]
+
+    @pytest.mark.parametrize("column", range(len(rows.FIELDS)))
+    def test_tampered_rows_export_as_their_entries_do(self, golden_db: Path, column: int) -> None:
+        """A row with any column tampered with exports exactly as the entry it decodes to
+        (or fails the same way), read as usual or leniently."""
+        stored = stored_rows(golden_db)
+        for base in (stored[1], stored[2], stored[4]):
+            for value in ODD:
+                row = (*base[:column], value, *base[column + 1 :])
+                for plain in (True, False):
+                    assert outcome(partial(records.stored_csv_rows, [row], ORG, plain)) == (
+                        outcome(partial(entry_cells, row, plain))
+                    ), (rows.FIELDS[column], value, plain)
+                    assert outcome(partial(records.stored_jsonl, [row], ORG, plain)) == (
+                        outcome(partial(entry_line, row, plain))
+                    ), (rows.FIELDS[column], value, plain)
+
+
+def entry_cells(row: tuple[Any, ...], plain: bool) -> list[list[str]]:
+    """The CSV row of the entry a stored row decodes to."""
+    return [records.csv_row((rows.decode if plain else rows.decode_checked)(row, ORG))]
+
+
+def entry_line(row: tuple[Any, ...], plain: bool) -> list[str]:
+    """The JSON line of the entry a stored row decodes to."""
+    entry = (rows.decode if plain else rows.decode_checked)(row, ORG)
+    return [records.jsonl_json(records.entry_record(entry)) + "\n"]
+
+
+class TestStreaming:
+    def test_export_reads_bounded_pages(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A SQLite export reads its rows a bounded page at a time, never the whole log."""
+        db = tmp_path / "big.db"
+        log = ActivityLog.open(f"sqlite:///{db}")
+        base = entries()[1]
+        log.store.append(
+            [attrs.evolve(base, id=ids.encode(int(base.id, 16) + 1000 * i)) for i in range(2500)],
+            log.chain,
+        )
+        log.close()
+        limits: list[int] = []
+        original = stream.page_rows
+
+        def spy(store: Any, spec: Any) -> Any:
+            limits.append(spec.limit)
+            return original(store, spec)
+
+        monkeypatch.setattr(stream, "page_rows", spy)
+        out = export(db, "jsonl")
+        assert len(out.splitlines()) == 2500
+        assert len(limits) == 3
+        assert max(limits) <= 1000
