@@ -5,12 +5,8 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import itertools
-from collections.abc import Iterator, Sequence
-from typing import Any
 
-from ..query import MAX_PAGE_SIZE, Query
-from ..stores.sqlite import SQLiteStore, stream
+from ..query import Query
 from .base import PROG
 from .database import check_org, open_log
 from .filters import build_query, filter_options, time_options
@@ -18,11 +14,7 @@ from .options import Commands, database_option, format_option, org_option
 from .outfile import GuardedStream, OutputFile
 from .records import (
     CSV_COLUMNS,
-    csv_row,
-    entry_record,
-    jsonl_json,
-    stored_csv_rows,
-    stored_jsonl,
+    export_chunks,
 )
 from .terminal import Output, Progress
 from .text import escape, plural
@@ -90,7 +82,7 @@ def write_export(query: Query, fmt: str, stream: GuardedStream, progress: Progre
     writer = csv.writer(buffer, lineterminator="\r\n")
     if fmt == "csv":
         writer.writerow(CSV_COLUMNS)
-    for chunk in _chunks(query, fmt):
+    for chunk in export_chunks(query, fmt):
         if fmt == "csv":
             writer.writerows(chunk)
         else:
@@ -103,19 +95,3 @@ def write_export(query: Query, fmt: str, stream: GuardedStream, progress: Progre
     if buffer.tell():  # the header of an empty export
         stream.write(buffer.getvalue())
     return written
-
-
-def _chunks(query: Query, fmt: str) -> Iterator[Sequence[Any]]:
-    """The CSV rows or JSON lines of ``query``'s entries, a page at a time."""
-    if isinstance(query.store, SQLiteStore):
-        org_id = query.org_id
-        made = stored_csv_rows if fmt == "csv" else stored_jsonl
-        for rows, plain in stream.pages(query.store, query.spec(), MAX_PAGE_SIZE):
-            yield made(rows, org_id, plain)
-        return
-    entries = iter(query)
-    while chunk := list(itertools.islice(entries, MAX_PAGE_SIZE)):
-        if fmt == "csv":
-            yield [csv_row(entry) for entry in chunk]
-        else:
-            yield [jsonl_json(entry_record(entry)) + "\n" for entry in chunk]

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from .. import ids, integrity
 from ..canonical import _micros_timestamp
 from ..models import Entry, Source
+from ..query import MAX_PAGE_SIZE, Query
 from ..stores._sql import rows
+from ..stores.sqlite import SQLiteStore, stream
 
 #: Characters that make a spreadsheet read a cell as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -310,3 +313,20 @@ def _record_line(row: Sequence[Any], org_id: str) -> str | None:
         "hash": hash_,
     }
     return jsonl_json(record) + "\n"
+
+
+def export_chunks(query: Query, fmt: str) -> Iterator[Sequence[Any]]:
+    """The CSV rows (:func:`csv_row`) or JSON lines (:func:`entry_record`) of ``query``'s
+    entries, a page at a time; from the stored rows when the store is SQLite."""
+    if isinstance(query.store, SQLiteStore):
+        org_id = query.org_id
+        made = stored_csv_rows if fmt == "csv" else stored_jsonl
+        for stored, plain in stream.pages(query.store, query.spec(), MAX_PAGE_SIZE):
+            yield made(stored, org_id, plain)
+        return
+    entries = iter(query)
+    while chunk := list(itertools.islice(entries, MAX_PAGE_SIZE)):
+        if fmt == "csv":
+            yield [csv_row(entry) for entry in chunk]
+        else:
+            yield [jsonl_json(entry_record(entry)) + "\n" for entry in chunk]

@@ -14,28 +14,23 @@ from datetime import datetime
 
 from ..query import Query
 
-#: Rows written per chunk of the streamed body.
-CHUNK_ROWS = 500
-
 
 def rows(query: Query) -> Iterator[bytes]:
-    """The CSV file as UTF-8 chunks (with a byte-order mark, which spreadsheets need)."""
-    from ..cli.records import CSV_COLUMNS, csv_row
+    """The CSV file as UTF-8 chunks, a page of entries each (with a byte-order mark, which
+    spreadsheets need)."""
+    from ..cli.records import CSV_COLUMNS, export_chunks
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow(CSV_COLUMNS)
-    pending = 0
-    for entry in query:
-        writer.writerow(csv_row(entry))
-        pending += 1
-        if pending == CHUNK_ROWS:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-            pending = 0
-    yield buffer.getvalue().encode("utf-8")
+    for chunk in export_chunks(query, "csv"):
+        writer.writerows(chunk)
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():  # the header of an empty export
+        yield buffer.getvalue().encode("utf-8")
 
 
 def filename(org_id: str, now: datetime) -> str:
