@@ -25,6 +25,9 @@ from .stores.base import QuerySpec, SortField, SortKey, Store, sort_key
 #: The largest page a query returns.
 MAX_PAGE_SIZE = 1000
 
+#: ``json.dumps(value, ensure_ascii=False)``, without making an encoder at every call.
+_json = json.JSONEncoder(ensure_ascii=False).encode
+
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -205,6 +208,11 @@ class Query:
 
     def spec(self, now: datetime | None = None) -> QuerySpec:
         """The normalized store query for this builder at ``now`` (default: the log's clock)."""
+        return self._spec(now)
+
+    def _spec(
+        self, now: datetime | None = None, after: SortKey | None = None, limit: int = 50
+    ) -> QuerySpec:
         since, until = self.since, self.until
         if self.bucket is not None:
             moment = now if now is not None else self.clock()
@@ -226,6 +234,8 @@ class Query:
             descending=self.descending,
             target=self.target_key,
             actor_id=self.actor_id,
+            after=after,
+            limit=limit,
         )
 
     def page(self, size: int = 50, after: str | None = None) -> Page:
@@ -233,8 +243,7 @@ class Query:
         if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidQuery(f"page size must be between 1 and {MAX_PAGE_SIZE}, not {size!r}")
         key = None if after is None else self._decode_cursor(after)
-        spec = attrs.evolve(self.spec(), after=key, limit=size + 1)
-        rows = self.store.page(spec)
+        rows = self.store.page(self._spec(after=key, limit=size + 1))
         more = len(rows) > size
         rows = rows[:size]
         cursor = self._encode_cursor(sort_key(rows[-1], self.sort_field)) if more else None
@@ -272,11 +281,11 @@ class Query:
         if self.bucket is not None:
             # The same bucket in another zone or week is another list of entries.
             parts += [str(self.tz), self.week_start]
-        digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8"))
+        digest = hashlib.sha256(_json(parts).encode("utf-8"))
         return digest.hexdigest()[:16]
 
     def _encode_cursor(self, key: SortKey) -> str:
-        payload = json.dumps({"f": self._fingerprint(), "k": list(key)}, ensure_ascii=False)
+        payload = _json({"f": self._fingerprint(), "k": list(key)})
         return base64.urlsafe_b64encode(payload.encode("utf-8")).decode("ascii").rstrip("=")
 
     def _decode_cursor(self, cursor: str) -> SortKey:

@@ -56,14 +56,15 @@ def id_bounds(spec: QuerySpec, column: str, mark: str = "?") -> Conditions | Non
     """``since``/``until`` as conditions on the id column; ``None`` when nothing can match."""
     where: list[str] = []
     params: list[Any] = []
-    if spec.since_id is not None:
-        if spec.since_id > MAX_INT:
+    since_id, until_id = spec.since_id, spec.until_id  # each computed at every access
+    if since_id is not None:
+        if since_id > MAX_INT:
             return None
         where.append(f"{column} >= {mark}")
-        params.append(spec.since_id)
-    if spec.until_id is not None and spec.until_id <= MAX_INT:
+        params.append(since_id)
+    if until_id is not None and until_id <= MAX_INT:
         where.append(f"{column} < {mark}")
-        params.append(spec.until_id)
+        params.append(until_id)
     return where, params
 
 

@@ -34,7 +34,7 @@ import functools
 import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from types import MemberDescriptorType
 from typing import Any, Literal
 
@@ -390,7 +390,10 @@ _new = object.__new__
 _get_kind, _get_source, _get_actor, _get_target = KINDS.get, SOURCES.get, _actors.get, _targets.get
 _get_changes, _get_metadata = _frozen_changes.get, _frozen_metadata.get
 _MAX_ID = ids.MAX_ID
+_MAX_MICROS = ids.to_micros(ids.MAX_TIME)
 _timedelta = timedelta
+_from_timestamp = datetime.fromtimestamp
+_UTC = timezone.utc
 
 
 def decode(row: Sequence[Any], org_id: str) -> Entry:
@@ -449,7 +452,12 @@ def decode(row: Sequence[Any], org_id: str) -> Entry:
             if both is None:
                 return decode_checked(row, org_id)
             frozen_changes, frozen_metadata = both
-        moment = _EPOCH + _timedelta(0, 0, micros)
+        # Within the years ids cover, a float of seconds is within a quarter microsecond of
+        # the instant, so fromtimestamp (which rounds to the microsecond) is exact, and faster.
+        if 0 <= micros <= _MAX_MICROS:
+            moment = _from_timestamp(micros / 1e6, _UTC)
+        else:
+            moment = _EPOCH + _timedelta(0, 0, micros)
     except UNREADABLE:
         return decode_checked(row, org_id)
     entry = _new(Entry)
