@@ -37,9 +37,10 @@ LEVELS = ("NORMAL", "FULL")
 
 
 def sample(path: Path, calls: list[tuple[str, dict[str, Any]]], threads: int, sync: str
-           ) -> tuple[float, float]:  # fmt: skip
-    """Entries/s recording ``calls`` from ``threads`` threads into a new file, and the mean
-    number of calls per committed transaction (0 when the store does not count them)."""
+           ) -> tuple[float, float, float]:  # fmt: skip
+    """Entries/s recording ``calls`` from ``threads`` threads into a new file, the process's
+    CPU time per entry (all threads; steadier than wall clock on a shared machine) and the
+    mean number of calls per committed transaction (0 when the store does not count them)."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     log = ActivityLog.open(f"sqlite:///{path}?synchronous={sync}")
@@ -53,18 +54,18 @@ def sample(path: Path, calls: list[tuple[str, dict[str, Any]]], threads: int, sy
             failures.append(exc)
 
     workers = [threading.Thread(target=work, args=(calls[t::threads],)) for t in range(threads)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     group = getattr(log.store, "_group", None)  # absent in revisions without group commit
     per_commit = group.committed_calls / group.commits if group and group.commits else 0.0
     log.close()
     if failures:
         raise failures[0]
-    return len(calls) / elapsed, per_commit
+    return len(calls) / elapsed, cpu / len(calls), per_commit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     rates: dict[tuple[str, int], list[float]] = {(s, t): [] for s in levels for t in counts}
     ratios: dict[tuple[str, int], list[float]] = {(s, t): [] for s in levels for t in counts}
     sizes: dict[tuple[str, int], list[float]] = {(s, t): [] for s in levels for t in counts}
+    cpus: dict[tuple[str, int], list[float]] = {(s, t): [] for s in levels for t in counts}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with tempfile.TemporaryDirectory(prefix="activitylog-concurrency-") as tmp:
         path = Path(tmp) / "record.db"
@@ -95,28 +97,33 @@ def main(argv: list[str] | None = None) -> int:
             for sync in levels:
                 base = 0.0
                 for threads in counts:
-                    rate, size = sample(path, calls, threads, sync)
+                    rate, cpu, size = sample(path, calls, threads, sync)
+                    cpus[sync, threads].append(cpu)
                     base = rate if threads == 1 else base
                     rates[sync, threads].append(rate)
                     sizes[sync, threads].append(size)
                     ratios[sync, threads].append(rate / base)
                     sys.stderr.write(f"[{run + 1}/{args.repeat}] {sync} {threads:2d} threads: "
-                                     f"{rate:8,.0f}/s, {size:.1f} calls per commit\n")  # fmt: skip
+                                     f"{rate:8,.0f}/s, {cpu * 1e6:5.0f} µs CPU per entry, "
+                                     f"{size:.1f} calls per commit\n")  # fmt: skip
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"record() of {args.entries:,} entries, median of {args.repeat} (load average "
           f"{load:.2f} at start, {load_end:.2f} at end)\n")  # fmt: skip
-    print("| synchronous | threads | entries/s (min-max) | vs 1 thread | calls per commit |")
-    print("|---|---:|---:|---:|---:|")
+    print("| synchronous | threads | entries/s (min-max) | vs 1 thread | CPU µs per entry "
+          "| calls per commit |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|")
     for sync in levels:
         for threads in counts:
             r = rates[sync, threads]
             print(f"| {sync} | {threads} | {statistics.median(r):,.0f} ({min(r):,.0f}-"
                   f"{max(r):,.0f}) | {statistics.median(ratios[sync, threads]):.2f}x | "
+                  f"{statistics.median(cpus[sync, threads]) * 1e6:,.0f} | "
                   f"{statistics.median(sizes[sync, threads]):.1f} |")  # fmt: skip
     if args.json is not None:
         report = {"entries": args.entries, "repeat": args.repeat, "load": [load, load_end],
                   "samples": [{"synchronous": s, "threads": t, "rates": rates[s, t],
-                               "ratios": ratios[s, t], "calls_per_commit": sizes[s, t]}
+                               "ratios": ratios[s, t], "cpu_per_entry": cpus[s, t],
+                               "calls_per_commit": sizes[s, t]}
                               for s in levels for t in counts]}  # fmt: skip
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0
