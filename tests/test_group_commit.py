@@ -136,6 +136,28 @@ class TestGroups:
             assert len(everything) == 9
             assert_chains_clean(log)
 
+    def test_calls_of_logs_with_different_chains_share_a_group(self, tmp_path: Path) -> None:
+        """Two logs over one store (each with its own chain object) recording at once: their
+        calls share transactions, each written with its own chain, and every chain verifies."""
+        store = SQLiteStore(tmp_path / "a.db")
+        first, second = ActivityLog(store), ActivityLog(store)
+        try:
+            first.record("lead.created", org_id="acme", actor=ADA)
+            seen = commits(first)
+
+            def call(i: int) -> Callable[[], Entry]:
+                log = first if i % 2 else second
+                return lambda: log.record("lead.created", org_id=ORGS[i % 3], actor=ADA)
+
+            with leader_held(first, 5):
+                outcomes = run_threads(*(call(i) for i in range(6)))
+            assert seen.count("COMMIT") == 2
+            everything = stored(first)
+            assert all(isinstance(e, Entry) and everything[e.id] == e for e in outcomes)
+            assert_chains_clean(first)
+        finally:
+            store.close()
+
     def test_a_lone_caller_commits_its_own_transaction_at_once(self, tmp_path: Path) -> None:
         """One thread recording: one COMMIT per call, no SAVEPOINT, no other thread."""
         with ActivityLog.open(f"sqlite:///{tmp_path / 'a.db'}") as log:

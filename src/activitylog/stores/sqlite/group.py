@@ -176,7 +176,8 @@ class GroupCommit:
                         conn, call.batch, call.statics, call.chain, call.orgs, call.categories
                     )
                 elif not self._together(conn, group):
-                    conn.execute("BEGIN IMMEDIATE")
+                    if not conn.in_transaction:
+                        conn.execute("BEGIN IMMEDIATE")
                     for call in group:
                         self._alone(conn, call)
             except BaseException as exc:
