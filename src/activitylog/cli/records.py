@@ -144,9 +144,6 @@ def entry_rows(entries: Sequence[Entry], now: datetime) -> list[list[tuple[str, 
 _RISKY_CELL = re.compile("\n[=+\\-@\t\r]")
 _KINDS, _SOURCES, _MAX_ID = rows.KINDS, rows.SOURCES, ids.MAX_ID
 _is_name, _is_text, _shared_actor = rows.is_name, rows.is_text, rows.shared_actor
-#: The CSV cells and JSON values of stored ``changes`` and ``metadata`` texts (short ones).
-_changes_json: dict[Any, tuple[str | None, Any]] = {}
-_metadata_json: dict[Any, tuple[str | None, Any]] = {}
 _JSON_CACHE = 4096
 _CACHED_TEXT = 512
 
@@ -172,60 +169,68 @@ def _plain(row: Sequence[Any]) -> bool:
     )
 
 
-#: The CSV cell and the JSON value of an entry's ``changes`` or ``metadata``.
-Json = tuple[str | None, Any]
+class _JsonTexts:
+    """The JSON texts ``csv_row`` (or ``entry_record`` encoded) gives for an entry's
+    ``changes`` and ``metadata`` as ``rows.decode`` builds them from their stored texts,
+    encoded by ``encode`` and remembered by stored text (short ones)."""
+
+    def __init__(self, encode: Callable[[Any], str]) -> None:
+        self.encode = encode
+        self.changes: dict[Any, str | None] = {}
+        self.metadata: dict[Any, str] = {}
+
+    def __call__(self, changes: Any, metadata: Any) -> tuple[str | None, str] | None:
+        """The texts of ``changes`` (``None`` for none) and ``metadata``; ``None`` when
+        ``decode`` would not build the entry itself."""
+        if changes is None:
+            changes_text = None
+        else:
+            changes_text = self.changes.get(changes, _MISSING)
+            if changes_text is _MISSING:
+                changes_text = self._changes(changes)
+                if changes_text is _MISSING:
+                    return None
+        metadata_text = self.metadata.get(metadata)
+        if metadata_text is None:
+            value = rows.metadata_object(metadata)
+            if value is None:
+                return None
+            # Frozen, the values encode as these do (frozen dicts and lists are dicts and
+            # lists).
+            metadata_text = _remember(self.metadata, metadata, self.encode(value))
+        return changes_text, metadata_text
+
+    def _changes(self, text: Any) -> Any:
+        value = rows.loads(text)
+        if type(value) is dict and all(type(v) is list and len(v) == 2 for v in value.values()):
+            # The entry's converter makes each pair a tuple of frozen copies, which encode as
+            # these lists do.
+            return _remember(self.changes, text, self.encode(value))
+        try:  # any other value: exactly as the entry's converter reads it, if it does
+            both = rows.frozen(text, "{}")
+        except rows.UNREADABLE:
+            return _MISSING
+        if both is None:
+            return _MISSING
+        if both[0] is None:
+            return _remember(self.changes, text, None)
+        pairs = {k: [old, new] for k, (old, new) in both[0].items()}
+        return _remember(self.changes, text, self.encode(pairs))
 
 
-def _json(changes: Any, metadata: Any) -> tuple[Json, Json] | None:
-    """The CSV cells and JSON values ``csv_row`` and ``entry_record`` give for the entry's
-    ``changes`` and ``metadata`` as ``rows.decode`` builds them from these stored texts;
-    ``None`` when ``decode`` would not build the entry itself."""
-    changes_json = _NO_CHANGES if changes is None else _changes_json.get(changes)
-    if changes_json is None:
-        changes_json = _changes(changes)
-        if changes_json is None:
-            return None
-    metadata_json = _metadata_json.get(metadata)
-    if metadata_json is None:
-        metadata_json = _metadata(metadata)
-        if metadata_json is None:
-            return None
-    return changes_json, metadata_json
+_MISSING: Any = object()
 
 
-_NO_CHANGES: Json = (None, None)
-
-
-def _changes(text: Any) -> Json | None:
-    value = rows.loads(text)
-    if type(value) is dict and all(type(v) is list and len(v) == 2 for v in value.values()):
-        # The entry's converter makes each pair a tuple of frozen copies, which encode as
-        # these lists do.
-        return _remember(_changes_json, text, (_compact_json(value), value))
-    try:  # any other value: exactly as the entry's converter reads it, if it does
-        both = rows.frozen(text, "{}")
-    except rows.UNREADABLE:
-        return None
-    if both is None or both[0] is None:
-        return None if both is None else _NO_CHANGES
-    pairs = {k: [old, new] for k, (old, new) in both[0].items()}
-    return _remember(_changes_json, text, (_compact_json(pairs), pairs))
-
-
-def _metadata(text: Any) -> Json | None:
-    value = rows.metadata_object(text)
-    if value is None:
-        return None
-    # Frozen, the values encode as these do (frozen dicts and lists are dicts and lists).
-    return _remember(_metadata_json, text, (_compact_json(value), value))
-
-
-def _remember(cache: dict[Any, Json], text: Any, value: Json) -> Json:
+def _remember(cache: dict[Any, Any], text: Any, value: Any) -> Any:
     if len(text) <= _CACHED_TEXT:
         if len(cache) >= _JSON_CACHE:
             cache.clear()
         cache[text] = value
     return value
+
+
+_csv_json = _JsonTexts(_compact_json)
+_jsonl_json = _JsonTexts(jsonl_json)
 
 
 def stored_csv_rows(stored: Sequence[Sequence[Any]], org_id: str, plain: bool) -> list[list[str]]:
@@ -244,8 +249,8 @@ def _cells(row: Sequence[Any]) -> list[str] | None:
     (id_, seq, action, label, category, kind, actor_id, actor_name, avatar, actor_kind,
      description, micros, source, key_id, key_name, target_type, target_id, target_label,
      changes, metadata, idempotency_key, prev_hash, hash_) = row  # fmt: skip
-    json_values = _json(changes, metadata)
-    if json_values is None:
+    json_texts = _csv_json(changes, metadata)
+    if json_texts is None:
         return None
     try:
         stamp = _micros_timestamp(micros)
@@ -254,7 +259,7 @@ def _cells(row: Sequence[Any]) -> list[str] | None:
     values = [
         "%016x" % id_, stamp, action, label, category, kind, actor_id, actor_name,  # noqa: UP031
         actor_kind, avatar, description, source, key_id, key_name, target_type, target_id,
-        target_label, json_values[0][0], json_values[1][0], idempotency_key,
+        target_label, json_texts[0], json_texts[1], idempotency_key,
         None if seq is None else str(seq), prev_hash, hash_,
     ]  # fmt: skip
     cells = ["" if v is None else v for v in values]
@@ -270,8 +275,9 @@ def _cells(row: Sequence[Any]) -> list[str] | None:
 def stored_jsonl(stored: Sequence[Sequence[Any]], org_id: str, plain: bool) -> list[str]:
     """The JSON Lines records (:func:`entry_record`, one line each) of stored rows."""
     made: list[str] = []
+    org_text = _text(org_id)
     for row in stored:
-        line = _record_line(row, org_id) if plain and _plain(row) else None
+        line = _record_line(row, org_text) if plain and _plain(row) else None
         if line is None:
             entry = (rows.decode if plain else rows.decode_checked)(row, org_id)
             line = jsonl_json(entry_record(entry)) + "\n"
@@ -279,40 +285,51 @@ def stored_jsonl(stored: Sequence[Sequence[Any]], org_id: str, plain: bool) -> l
     return made
 
 
-def _record_line(row: Sequence[Any], org_id: str) -> str | None:
+_text = json.encoder.encode_basestring  # a JSON string, as jsonl_json writes it
+#: :func:`entry_record`'s keys in order, as :data:`jsonl_json` writes them; every value is
+#: JSON already (``kind``, ``source``, the actor's kind and ``occurred_at`` need no escaping).
+_RECORD = (
+    '{"id": "%016x", "org_id": %s, "action": %s, "label": %s, "category": %s, "kind": "%s", '
+    '"actor": {"id": %s, "name": %s, "avatar_url": %s, "kind": "%s"}, "description": %s, '
+    '"occurred_at": "%s", "source": "%s", "api_key": %s, "target": %s, "changes": %s, '
+    '"metadata": %s, "idempotency_key": %s, "seq": %s, "prev_hash": %s, "hash": %s}\n'
+)
+
+_KEY = '{"id": %s, "name": %s}'
+_TARGET = '{"type": %s, "id": %s, "label": %s}'
+
+
+def _record_line(row: Sequence[Any], org_text: str) -> str | None:
     (id_, seq, action, label, category, kind, actor_id, actor_name, avatar, actor_kind,
      description, micros, source, key_id, key_name, target_type, target_id, target_label,
      changes, metadata, idempotency_key, prev_hash, hash_) = row  # fmt: skip
-    json_values = _json(changes, metadata)
-    if json_values is None:
+    if seq is not None and type(seq) is not int:
+        return None
+    json_texts = _jsonl_json(changes, metadata)
+    if json_texts is None:
         return None
     try:
-        stamp = _micros_timestamp(micros)
-    except rows.UNREADABLE:
+        return _RECORD % (
+            id_, org_text, _text(action), _text(label), _text(category), kind,
+            _text(actor_id), _text(actor_name), "null" if avatar is None else _text(avatar),
+            actor_kind, _text(description), _micros_timestamp(micros), source,
+            "null" if key_id is None
+            else _KEY % (_text(key_id), _text(key_name)),
+            "null" if target_type is None
+            else _TARGET % (
+                _text(target_type), _text(target_id),
+                "null" if target_label is None else _text(target_label),
+            ),
+            "null" if json_texts[0] is None else json_texts[0], json_texts[1],
+            "null" if idempotency_key is None else _text(idempotency_key),
+            "null" if seq is None else seq,
+            "null" if prev_hash is None else _text(prev_hash),
+            "null" if hash_ is None else _text(hash_),
+        )  # fmt: skip
+    except (TypeError, *rows.UNREADABLE):
+        # A value that is not text where text belongs (tampered), or an instant out of
+        # range: as its entry does.
         return None
-    record = {
-        "id": "%016x" % id_,  # noqa: UP031
-        "org_id": org_id,
-        "action": action,
-        "label": label,
-        "category": category,
-        "kind": kind,
-        "actor": {"id": actor_id, "name": actor_name, "avatar_url": avatar, "kind": actor_kind},
-        "description": description,
-        "occurred_at": stamp,
-        "source": source,
-        "api_key": None if key_id is None else {"id": key_id, "name": key_name},
-        "target": None
-        if target_type is None
-        else {"type": target_type, "id": target_id, "label": target_label},
-        "changes": json_values[0][1],
-        "metadata": json_values[1][1],
-        "idempotency_key": idempotency_key,
-        "seq": seq,
-        "prev_hash": prev_hash,
-        "hash": hash_,
-    }
-    return jsonl_json(record) + "\n"
 
 
 def export_chunks(query: Query, fmt: str) -> Iterator[Sequence[Any]]:
