@@ -7,10 +7,15 @@ on the machine touches every count alike. Ratios are to the 1-thread rate of the
 
     python -m benchmarks.concurrency                      # 1, 2, 4, 8, 16 threads, both levels
     python -m benchmarks.concurrency --entries 3000 --repeat 5 --threads 1,8 --sync FULL
+    python -m benchmarks.concurrency --ceiling    # one thread, record_many() of 1, 2, 4... records
 
 Group commit is what lets threads help: calls that arrive while a transaction is being
 written share the next one (see ``docs/sqlite.md``). The table also shows how many calls a
 transaction held on average (1.0 without groups).
+
+``--ceiling`` measures what group commit at best could reach, without any thread: one thread
+recording the same calls ``n`` at a time with ``record_many()`` (one transaction each, the
+append a group of ``n`` calls makes), for each ``n`` given to ``--threads``.
 """
 
 from __future__ import annotations
@@ -68,6 +73,22 @@ def sample(path: Path, calls: list[tuple[str, dict[str, Any]]], threads: int, sy
     return len(calls) / elapsed, cpu / len(calls), per_commit
 
 
+def ceiling(path: Path, calls: list[tuple[str, dict[str, Any]]], size: int, sync: str
+            ) -> tuple[float, float, float]:  # fmt: skip
+    """As :func:`sample`, from one thread writing ``size`` calls per ``record_many()``."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    log = ActivityLog.open(f"sqlite:///{path}?synchronous={sync}")
+    groups = [[{"action": action, **fields} for action, fields in calls[i : i + size]]
+              for i in range(0, len(calls), size)]  # fmt: skip
+    start, cpu = time.perf_counter(), time.process_time()
+    for group in groups:
+        log.record_many(group)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    log.close()
+    return len(calls) / elapsed, cpu / len(calls), float(size)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure and print a Markdown table (and, with ``--json``, every sample)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -76,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", default=",".join(map(str, THREADS)))
     parser.add_argument("--sync", default=",".join(LEVELS), help="NORMAL, FULL or both")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--ceiling", action="store_true",
+                        help="one thread, record_many() of n calls for each n in --threads")  # fmt: skip
     args = parser.parse_args(argv)
     counts = [int(t) for t in args.threads.split(",")]
     if 1 not in counts:
@@ -97,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             for sync in levels:
                 base = 0.0
                 for threads in counts:
-                    rate, cpu, size = sample(path, calls, threads, sync)
+                    measure = ceiling if args.ceiling else sample
+                    rate, cpu, size = measure(path, calls, threads, sync)
                     cpus[sync, threads].append(cpu)
                     base = rate if threads == 1 else base
                     rates[sync, threads].append(rate)
@@ -107,9 +131,11 @@ def main(argv: list[str] | None = None) -> int:
                                      f"{rate:8,.0f}/s, {cpu * 1e6:5.0f} µs CPU per entry, "
                                      f"{size:.1f} calls per commit\n")  # fmt: skip
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"record() of {args.entries:,} entries, median of {args.repeat} (load average "
+    how = "one thread, record_many() of n" if args.ceiling else "record()"
+    print(f"{how} of {args.entries:,} entries, median of {args.repeat} (load average "
           f"{load:.2f} at start, {load_end:.2f} at end)\n")  # fmt: skip
-    print("| synchronous | threads | entries/s (min-max) | vs 1 thread | CPU µs per entry "
+    column, one = ("n", "n = 1") if args.ceiling else ("threads", "1 thread")
+    print(f"| synchronous | {column} | entries/s (min-max) | vs {one} | CPU µs per entry "
           "| calls per commit |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|")
     for sync in levels:
