@@ -256,13 +256,18 @@ def _cells(row: Sequence[Any]) -> list[str] | None:
         stamp = _micros_timestamp(micros)
     except rows.UNREADABLE:
         return None
-    values = [
+    # None where an entry holds None is an empty cell; anywhere else (tampered) it makes the
+    # join fail, and the row goes through its entry.
+    cells = [
         "%016x" % id_, stamp, action, label, category, kind, actor_id, actor_name,  # noqa: UP031
-        actor_kind, avatar, description, source, key_id, key_name, target_type, target_id,
-        target_label, json_texts[0], json_texts[1], idempotency_key,
-        None if seq is None else str(seq), prev_hash, hash_,
+        actor_kind, "" if avatar is None else avatar, description, source,
+        "" if key_id is None else key_id, "" if key_name is None else key_name,
+        "" if target_type is None else target_type, "" if target_id is None else target_id,
+        "" if target_label is None else target_label,
+        "" if json_texts[0] is None else json_texts[0], json_texts[1],
+        "" if idempotency_key is None else idempotency_key, "" if seq is None else str(seq),
+        "" if prev_hash is None else prev_hash, "" if hash_ is None else hash_,
     ]  # fmt: skip
-    cells = ["" if v is None else v for v in values]
     try:
         joined = "\n" + "\n".join(cells)
     except TypeError:  # a value that is not text (tampered): as the entry's cells fail
