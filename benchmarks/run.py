@@ -561,6 +561,8 @@ class Bench:
         ver = res.get("verify")
         res.target("verify", ">= 150,000 entries/s", ver["ours"]["median"], 150_000, higher=True,
                    shown=f"{ver['ours']['median']:,.0f}/s")  # fmt: skip
+        res.target("verify", ">= 0.5x the rate of reading the rows", ver["ratio"]["median"], 0.5,
+                   higher=True, shown=f"{ver['ratio']['median']:.2f}x")  # fmt: skip
         memory = self.info["export_memory"]
         for fmt in ("csv", "jsonl"):
             row = res.get(f"export.{fmt}")
