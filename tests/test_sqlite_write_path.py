@@ -73,8 +73,8 @@ class TestIdLookups:
     def test_new_ids_need_no_lookup_and_stored_ones_move_up(
         self, tmp_path: Path, statements: list[str]
     ) -> None:
-        """Batches newer than every stored entry run no id lookup; a batch holding a stored id
-        looks it up and moves it up, as the reference store does."""
+        """Batches newer than every stored entry run no id lookup; a batch holding stored ids
+        looks them up and moves each up to a free id within its millisecond."""
         calls = [{"action": "lead.created", "org_id": "acme", "actor": ADA}] * 30
         with SQLiteStore(tmp_path / "log.db") as store:
             log = ActivityLog(store)
