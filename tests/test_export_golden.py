@@ -34,7 +34,10 @@ from activitylog import (
     cli,
     ids,
 )
+from activitylog.cli import export as cli_export
 from activitylog.cli import records
+from activitylog.cli.outfile import GuardedStream
+from activitylog.cli.terminal import Progress
 from activitylog.stores._sql import rows
 from activitylog.stores.sqlite import stream
 from activitylog.viewer import export as viewer_export
@@ -160,6 +163,19 @@ class TestExportGolden:
         finally:
             log.close()
         assert got == (GOLDEN / "export.csv").read_bytes()
+
+    @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+    def test_entries_of_any_store_export_the_same(self, fmt: str) -> None:
+        """The same log in the memory store (written from its entries, not from stored rows)
+        exports the same text."""
+        log = ActivityLog()
+        log.store.append(entries(), log.chain)
+        query = log.query(ORG, viewer=Viewer("v", ORG, Role.OWNER)).sort("date", False)
+        buffer = io.StringIO()
+        progress = Progress("x", stream=io.StringIO())
+        assert cli_export.write_export(query, fmt, GuardedStream(buffer, "x"), progress) == 60
+        golden = (GOLDEN / f"export.{fmt}").read_bytes().decode("utf-8")
+        assert buffer.getvalue() == golden.removeprefix("\ufeff")
 
     def test_cells_stay_inert(self) -> None:
         """No CSV cell of the golden file starts with a formula character."""
