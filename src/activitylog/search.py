@@ -74,8 +74,10 @@ def _unchanged() -> re.Pattern[str]:
     # Up to one past the BMP, which is always "changed": every range left open closes there.
     for code in range(0x80, 0x10001):
         char = chr(code)
-        same = code < 0x10000 and not 0xD800 <= code < 0xE000 and (
-            char.lower() == char
+        same = (
+            code < 0x10000
+            and not 0xD800 <= code < 0xE000
+            and char.lower() == char
             and char.casefold() == char
             and unicodedata.normalize("NFKD", char) == char
             and unicodedata.combining(char) == 0
