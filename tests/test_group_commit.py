@@ -216,6 +216,38 @@ class TestGroups:
             assert_chains_clean(log)
 
 
+class TestOneConnection:
+    """A host's connection and ``:memory:`` keep one transaction (or savepoint) per call."""
+
+    @pytest.mark.parametrize("where", ["memory", "host"])
+    def test_threads_write_one_call_at_a_time(self, where: str) -> None:
+        """No group commit on a single shared connection: every call of 4 threads is stored
+        in its own transaction and the chains verify."""
+        host = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        store = SQLiteStore(":memory:") if where == "memory" else SQLiteStore(connection=host)
+        log = ActivityLog(store)
+        try:
+            assert store._group is None
+            single = store._conns.single
+            assert single is not None
+            seen: list[str] = []
+            single.set_trace_callback(seen.append)
+
+            def work(t: int) -> None:
+                for i in range(10):
+                    log.record("lead.created", org_id=ORGS[t % 3], actor=ADA,
+                               target=Target("lead", f"{t}-{i}"))  # fmt: skip
+
+            run_threads(*(lambda t=t: work(t) for t in range(4)))
+            ends = [s for s in seen if s in ("COMMIT", "RELEASE activitylog")]
+            assert len(ends) == 40
+            assert len(stored(log)) == 40
+            assert_chains_clean(log)
+        finally:
+            store.close()
+            host.close()
+
+
 class TestErrors:
     """An error reaches exactly the calls whose entries were not stored."""
 
