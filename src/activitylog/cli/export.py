@@ -85,11 +85,11 @@ def write_export(query: Query, fmt: str, stream: GuardedStream, progress: Progre
     for chunk in export_chunks(query, fmt):
         if fmt == "csv":
             writer.writerows(chunk)
+            stream.write(buffer.getvalue())
+            buffer.seek(0)
+            buffer.truncate()
         else:
-            buffer.writelines(chunk)
-        stream.write(buffer.getvalue())
-        buffer.seek(0)
-        buffer.truncate()
+            stream.write("".join(chunk))
         written += len(chunk)
         progress.advance(len(chunk))
     if buffer.tell():  # the header of an empty export

@@ -146,8 +146,8 @@ _KINDS, _SOURCES, _MAX_ID = rows.KINDS, rows.SOURCES, ids.MAX_ID
 _is_name, _shared_actor, _shared_target = rows.is_name, rows.shared_actor, rows.shared_target
 #: Actors and targets ``decode`` has accepted (and shares), by their stored values.
 _actors, _targets = rows.actors, rows.targets
-_JSON_CACHE = 4096
-_CACHED_TEXT = 512
+_JSON_CACHE = 2048
+_CACHED_TEXT = 256
 
 
 def _plain(row: Sequence[Any]) -> bool:
