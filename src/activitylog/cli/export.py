@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 
 from ..query import Query
 from .base import PROG
@@ -12,10 +10,7 @@ from .database import check_org, open_log
 from .filters import build_query, filter_options, time_options
 from .options import Commands, database_option, format_option, org_option
 from .outfile import GuardedStream, OutputFile
-from .records import (
-    CSV_COLUMNS,
-    export_chunks,
-)
+from .records import csv_pages, export_chunks
 from .terminal import Output, Progress
 from .text import escape, plural
 
@@ -78,20 +73,14 @@ def write_export(query: Query, fmt: str, stream: GuardedStream, progress: Progre
     stream cost as much as making the rows), from the stored rows when the store is SQLite.
     """
     written = 0
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
     if fmt == "csv":
-        writer.writerow(CSV_COLUMNS)
+        for text, count in csv_pages(query):
+            stream.write(text)
+            written += count
+            progress.advance(count)
+        return written
     for chunk in export_chunks(query, fmt):
-        if fmt == "csv":
-            writer.writerows(chunk)
-            stream.write(buffer.getvalue())
-            buffer.seek(0)
-            buffer.truncate()
-        else:
-            stream.write("".join(chunk))
+        stream.write("".join(chunk))
         written += len(chunk)
         progress.advance(len(chunk))
-    if buffer.tell():  # the header of an empty export
-        stream.write(buffer.getvalue())
     return written

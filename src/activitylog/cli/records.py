@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from .. import ids, integrity
@@ -358,3 +360,19 @@ def export_chunks(query: Query, fmt: str) -> Iterator[Sequence[Any]]:
             yield [csv_row(entry) for entry in chunk]
         else:
             yield [jsonl_json(entry_record(entry)) + "\n" for entry in chunk]
+
+
+def csv_pages(query: Query) -> Iterator[tuple[str, int]]:
+    """The CSV text of ``query``'s entries (the header first), a page at a time, each with
+    how many entries it holds."""
+    lines: list[str] = []
+    # A list for the writer to append to: joined once per page (a StringIO that is emptied
+    # keeps growing a four-byte-per-character buffer).
+    writer = csv.writer(SimpleNamespace(write=lines.append), lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for chunk in export_chunks(query, "csv"):
+        writer.writerows(chunk)
+        yield "".join(lines), len(chunk)
+        lines.clear()
+    if lines:  # the header of an empty export
+        yield "".join(lines), 0

@@ -6,8 +6,6 @@ exported from the page and one from ``activitylog export`` read the same.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,19 +16,11 @@ from ..query import Query
 def rows(query: Query) -> Iterator[bytes]:
     """The CSV file as UTF-8 chunks, a page of entries each (with a byte-order mark, which
     spreadsheets need)."""
-    from ..cli.records import CSV_COLUMNS, export_chunks
+    from ..cli.records import csv_pages
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    buffer.write("\ufeff")
-    writer.writerow(CSV_COLUMNS)
-    for chunk in export_chunks(query, "csv"):
-        writer.writerows(chunk)
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():  # the header of an empty export
-        yield buffer.getvalue().encode("utf-8")
+    yield "\ufeff".encode()
+    for text, _ in csv_pages(query):
+        yield text.encode("utf-8")
 
 
 def filename(org_id: str, now: datetime) -> str:
