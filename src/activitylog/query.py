@@ -242,12 +242,14 @@ class Query:
         """One page of entries and the cursor of the next (``None`` when this is the last)."""
         if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidQuery(f"page size must be between 1 and {MAX_PAGE_SIZE}, not {size!r}")
-        key = None if after is None else self._decode_cursor(after)
+        fingerprint = None if after is None else self._fingerprint()
+        key = None if after is None else self._decode_cursor(after, fingerprint)
         rows = self.store.page(self._spec(after=key, limit=size + 1))
-        more = len(rows) > size
-        rows = rows[:size]
-        cursor = self._encode_cursor(sort_key(rows[-1], self.sort_field)) if more else None
-        return Page(tuple(rows), cursor)
+        if len(rows) <= size:
+            return Page(tuple(rows), None)
+        entries = tuple(rows[:size])
+        last = sort_key(entries[-1], self.sort_field)
+        return Page(entries, self._encode_cursor(last, fingerprint))
 
     def count(self) -> int:
         """How many entries match (ignores paging)."""
@@ -284,20 +286,22 @@ class Query:
         digest = hashlib.sha256(_json(parts).encode("utf-8"))
         return digest.hexdigest()[:16]
 
-    def _encode_cursor(self, key: SortKey) -> str:
-        payload = _json({"f": self._fingerprint(), "k": list(key)})
+    def _encode_cursor(self, key: SortKey, fingerprint: str | None = None) -> str:
+        if fingerprint is None:
+            fingerprint = self._fingerprint()
+        payload = _json({"f": fingerprint, "k": list(key)})
         return base64.urlsafe_b64encode(payload.encode("utf-8")).decode("ascii").rstrip("=")
 
-    def _decode_cursor(self, cursor: str) -> SortKey:
+    def _decode_cursor(self, cursor: str, fingerprint: str | None = None) -> SortKey:
         if not isinstance(cursor, str):
             raise InvalidCursor(f"a cursor is a string, not {type(cursor).__name__}")
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
             data: Any = json.loads(raw.decode("utf-8"))
-            fingerprint, key = data["f"], data["k"]
+            found, key = data["f"], data["k"]
         except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
             raise InvalidCursor(f"malformed cursor {cursor[:40]!r}") from None
-        if fingerprint != self._fingerprint():
+        if found != (self._fingerprint() if fingerprint is None else fingerprint):
             raise InvalidCursor(
                 "this cursor belongs to a different query (org, search, filters or sort changed)"
             )
