@@ -536,6 +536,8 @@ class TestKilled:
         )
         assert child.stdout is not None
         printed: list[str] = []
+        guard = threading.Timer(60, child.kill)  # a hung child fails the test, not the run
+        guard.start()
         try:
             while len(printed) < 300:
                 line = child.stdout.readline()
@@ -543,6 +545,7 @@ class TestKilled:
                     break
                 printed.extend(line.split())
         finally:
+            guard.cancel()
             child.send_signal(signal.SIGKILL)
             child.wait(10)
             child.stdout.close()
