@@ -148,8 +148,6 @@ _KINDS, _SOURCES, _MAX_ID = rows.KINDS, rows.SOURCES, ids.MAX_ID
 _is_name, _shared_actor, _shared_target = rows.is_name, rows.shared_actor, rows.shared_target
 #: Actors and targets ``decode`` has accepted (and shares), by their stored values.
 _actors, _targets = rows.actors, rows.targets
-_JSON_CACHE = 2048
-_CACHED_TEXT = 256
 
 
 def _plain(row: Sequence[Any]) -> bool:
@@ -205,7 +203,7 @@ class _JsonTexts:
                 return None
             # Frozen, the values encode as these do (frozen dicts and lists are dicts and
             # lists).
-            metadata_text = _remember(self.metadata, metadata, self.encode(value))
+            metadata_text = rows.remember(self.metadata, metadata, self.encode(value))
         return changes_text, metadata_text
 
     def _changes(self, text: Any) -> Any:
@@ -213,7 +211,7 @@ class _JsonTexts:
         if type(value) is dict and all(type(v) is list and len(v) == 2 for v in value.values()):
             # The entry's converter makes each pair a tuple of frozen copies, which encode as
             # these lists do.
-            return _remember(self.changes, text, self.encode(value))
+            return rows.remember(self.changes, text, self.encode(value))
         try:  # any other value: exactly as the entry's converter reads it, if it does
             both = rows.frozen(text, "{}")
         except rows.UNREADABLE:
@@ -221,20 +219,12 @@ class _JsonTexts:
         if both is None:
             return _MISSING
         if both[0] is None:
-            return _remember(self.changes, text, None)
+            return rows.remember(self.changes, text, None)
         pairs = {k: [old, new] for k, (old, new) in both[0].items()}
-        return _remember(self.changes, text, self.encode(pairs))
+        return rows.remember(self.changes, text, self.encode(pairs))
 
 
 _MISSING: Any = object()
-
-
-def _remember(cache: dict[Any, Any], text: Any, value: Any) -> Any:
-    if len(text) <= _CACHED_TEXT:
-        if len(cache) >= _JSON_CACHE:
-            cache.clear()
-        cache[text] = value
-    return value
 
 
 _csv_json = _JsonTexts(_compact_json)

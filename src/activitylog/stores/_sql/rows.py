@@ -313,7 +313,9 @@ _NO_CHANGES = _FREEZE_CHANGES(None)
 _CACHED_TEXT = 256
 
 
-def _remember(cache: dict[Any, Any], text: Any, frozen: Any) -> Any:
+def remember(cache: dict[Any, Any], text: Any, frozen: Any) -> Any:
+    """``frozen``, kept in ``cache`` under ``text`` when the text is short (a full cache is
+    emptied first: recurring texts come back soon enough)."""
     if len(text) <= _CACHED_TEXT:
         if len(cache) >= _JSON_CACHE:
             cache.clear()
@@ -355,13 +357,13 @@ def frozen(changes: Any, metadata: Any) -> tuple[Any, Any] | None:
     ``None`` when the metadata is not an object. Raises what the converters raise."""
     frozen_changes = _NO_CHANGES if changes is None else _frozen_changes.get(changes)
     if frozen_changes is None and changes is not None:
-        frozen_changes = _remember(_frozen_changes, changes, _FREEZE_CHANGES(loads(changes)))
+        frozen_changes = remember(_frozen_changes, changes, _FREEZE_CHANGES(loads(changes)))
     frozen_metadata = _frozen_metadata.get(metadata)
     if frozen_metadata is None:
         decoded_metadata = metadata_object(metadata)
         if decoded_metadata is None:
             return None
-        frozen_metadata = _remember(_frozen_metadata, metadata, _FREEZE_METADATA(decoded_metadata))
+        frozen_metadata = remember(_frozen_metadata, metadata, _FREEZE_METADATA(decoded_metadata))
     return frozen_changes, frozen_metadata
 
 
