@@ -29,7 +29,7 @@ from ...models import Entry
 from .._sql.rows import Encoded
 from ..base import Chain
 from .connections import Connections
-from .transaction import quietly
+from .transaction import commit, quietly
 
 #: Writes an append inside the open transaction (:func:`.write.append` with the store's
 #: callbacks): connection, entries, their encoded values, chain, and the dicts that collect the
@@ -187,12 +187,7 @@ class GroupCommit:
                     group[0].error = exc  # the call's own error: nothing else to fail
                     return
                 raise
-            try:
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    quietly(conn, "ROLLBACK")
-                raise
+            commit(conn)
             self.commits += 1
             self.committed_calls += sum(1 for call in group if call.error is None)
         finally:

@@ -39,14 +39,19 @@ class Transaction:
                 quietly(conn, "RELEASE activitylog")
             return
         if exc_type is None:
-            try:
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    quietly(conn, "ROLLBACK")
-                raise
+            commit(conn)
         elif conn.in_transaction:
             quietly(conn, "ROLLBACK")
+
+
+def commit(conn: sqlite3.Connection) -> None:
+    """``COMMIT``; when it fails, roll back what SQLite left open and raise its error."""
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            quietly(conn, "ROLLBACK")
+        raise
 
 
 def quietly(conn: sqlite3.Connection, sql: str) -> None:
