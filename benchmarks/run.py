@@ -40,6 +40,8 @@ import activitylog
 from activitylog import ActivityLog, Role, Viewer, cli, ids
 from activitylog.query import DateBucket
 from benchmarks import raw
+from benchmarks.tables import table
+from benchmarks.targets import judge
 from benchmarks.workload import RARE_FRAGMENT, Workload, generate
 
 DEFAULT_ENTRIES = 1_000_000
@@ -508,72 +510,6 @@ class Bench:
         self.info["peers"] = peers.run(self.n, single, self.repeat, self.workdir)
         say("peers: done")
 
-    # -- targets --------------------------------------------------------------------------------
-
-    def judge(self) -> None:
-        """State, for every target, whether it is met."""
-        res = self.results
-        big = self.n >= 1_000_000
-        rec = res.get("record.1")
-        res.target("record.1", ">= 0.6x raw per-commit rate", rec["ratio"]["median"], 0.6,
-                   higher=True, shown=f"{rec['ratio']['median']:.2f}x")  # fmt: skip
-        threaded = res.get(f"record.{THREADS}")
-        gain = threaded["ours"]["median"] / rec["ours"]["median"]
-        res.target(f"record.{THREADS}", f">= 2x the 1-thread rate with {THREADS} threads", gain, 2,
-                   higher=True, shown=f"{gain:.2f}x")  # fmt: skip
-        ing = res.get("ingest")
-        res.target("ingest", ">= 50,000 entries/s", ing["ours"]["median"], 50_000, higher=True,
-                   shown=f"{ing['ours']['median']:,.0f}/s")  # fmt: skip
-        peer = self.info.get("peers")
-        if peer:
-            per_commit = max(peer["auditlog_per_commit_per_s"], peer["actstream_per_commit_per_s"])
-            one_txn = max(peer["auditlog_one_transaction_per_s"],
-                          peer["actstream_one_transaction_per_s"])  # fmt: skip
-            ratio = rec["ours"]["median"] / per_commit
-            res.target("record.1", ">= 3x the faster peer per commit", ratio, 3, higher=True,
-                       shown=f"{ratio:.1f}x")  # fmt: skip
-            ratio = ing["ours"]["median"] / one_txn
-            res.target("ingest", ">= 8x the faster peer in one transaction", ratio, 8,
-                       higher=True, shown=f"{ratio:.1f}x")  # fmt: skip
-        scale = "" if big else " (at this size; the target is stated at 1M)"
-        for row in res.rows:
-            key = row["key"]
-            if key.startswith(("page.", "sort.", "history.")) or (
-                key.endswith(".page") and "bucket" in key
-            ):
-                res.target(key, "<= 3x raw", row["ratio"]["median"], 3, higher=False,
-                           shown=f"{row['ratio']['median']:.2f}x")  # fmt: skip
-                res.target(key, "< 2 ms" + scale, row["ours"]["median"], 0.002, higher=False,
-                           shown=f"{row['ours']['median'] * 1e3:.3f} ms")  # fmt: skip
-            elif key.startswith("bucket.") and key.endswith(".count"):
-                res.target(key, "<= 3x raw", row["ratio"]["median"], 3, higher=False,
-                           shown=f"{row['ratio']['median']:.2f}x")  # fmt: skip
-            elif key == "categories":
-                res.target(key, "< 1 ms", row["ours"]["median"], 0.001, higher=False,
-                           shown=f"{row['ours']['median'] * 1e3:.3f} ms")  # fmt: skip
-            elif key.startswith("search."):
-                limit = 0.010 if key.endswith(".page") else 0.100
-                res.target(key, f"< {limit * 1e3:.0f} ms" + scale, row["ours"]["median"], limit,
-                           higher=False, shown=f"{row['ours']['median'] * 1e3:.2f} ms")  # fmt: skip
-                faster = row["like_over_ours"]["median"]
-                res.target(key, ">= 10x faster than LIKE", faster, 10, higher=True,
-                           shown=f"{faster:.0f}x")  # fmt: skip
-        ver = res.get("verify")
-        res.target("verify", ">= 150,000 entries/s", ver["ours"]["median"], 150_000, higher=True,
-                   shown=f"{ver['ours']['median']:,.0f}/s")  # fmt: skip
-        res.target("verify", ">= 0.5x the rate of reading the rows", ver["ratio"]["median"], 0.5,
-                   higher=True, shown=f"{ver['ratio']['median']:.2f}x")  # fmt: skip
-        memory = self.info["export_memory"]
-        for fmt in ("csv", "jsonl"):
-            row = res.get(f"export.{fmt}")
-            res.target(row["key"], ">= 100,000 entries/s", row["ours"]["median"], 100_000,
-                       higher=True, shown=f"{row['ours']['median']:,.0f}/s")  # fmt: skip
-            peaks = memory["peak_bytes"][fmt]
-            growth = peaks[self.wl.largest_org] / max(1, peaks[memory["small_org"]])
-            res.target(row["key"], "constant memory (peak grows < 2x for ~10x entries)", growth,
-                       2, higher=False,
-                       shown=f"peak {peaks[self.wl.largest_org] / 1e6:.1f} MB ({growth:.2f}x)")  # fmt: skip
-
     # -- output ---------------------------------------------------------------------------------
 
     def machine(self) -> dict[str, Any]:
@@ -633,108 +569,6 @@ def _revision() -> str | None:
     return None
 
 
-# -- the table ----------------------------------------------------------------------------------
-
-
-def _value(stats: dict[str, float] | None, unit: str) -> str:
-    if stats is None:
-        return ""
-    if unit == "s":
-        f = 1e3
-        med, lo, hi = (stats[k] * f for k in ("median", "min", "max"))
-        digits = 3 if med < 10 else 1
-        return f"{med:.{digits}f} ms ({lo:.{digits}f}–{hi:.{digits}f})"
-    if unit == "MB":
-        return f"{stats['median']:,.0f} B/entry = {stats['median']:,.0f} MB per 1M"
-    return f"{stats['median']:,.0f}/s ({stats['min']:,.0f}–{stats['max']:,.0f})"
-
-
-def _faster(times: float) -> str:
-    """``times`` = how many times faster ours is, said both ways round."""
-    if times >= 1:
-        return f"ours {times:,.1f}x faster" if times < 10 else f"ours {times:,.0f}x faster"
-    return f"ours {1 / times:,.1f}x slower"
-
-
-def _ratio(stats: dict[str, float] | None) -> str:
-    if not stats:
-        return ""
-    return f"{stats['median']:.2f}x ({stats['min']:.2f}–{stats['max']:.2f})"
-
-
-def _targets(row: dict[str, Any], targets: list[dict[str, Any]]) -> str:
-    parts = []
-    for t in targets:
-        if t["key"] == row["key"]:
-            parts.append(f"{'✅' if t['met'] else '❌'} {t['target']}: {t['shown']}")
-    return "; ".join(parts)
-
-
-def table(report: dict[str, Any]) -> str:
-    """The results as Markdown tables."""
-    rows, targets = report["results"], report["targets"]
-    lines = [
-        "| Measurement | ours | raw sqlite3 | ours/raw | LIKE scan | targets |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
-    for row in rows:
-        like = ""
-        if "like" in row:
-            like = f"{_value(row['like'], 's')}; {_faster(row['like_over_ours']['median'])}"
-        lines.append(
-            f"| {row['name']} | {_value(row['ours'], row['unit'])} | "
-            f"{_value(row.get('raw'), row['unit'])} | {_ratio(row.get('ratio'))} | {like} | "
-            f"{_targets(row, targets)} |"
-        )
-    peer = report["info"].get("peers")
-    if peer:
-        lines += ["", peers_table(report, peer)]
-    return "\n".join(lines)
-
-
-def peers_table(report: dict[str, Any], peer: dict[str, Any]) -> str:
-    """Our figures beside the peers' (each peer in its own Django project on SQLite WAL)."""
-    ours = {row["key"]: row for row in report["results"]}
-
-    def rate(key: str) -> float:
-        return float(ours[key]["ours"]["median"])
-
-    def secs(key: str) -> float:
-        return float(ours[key]["ours"]["median"])
-
-    lines = [
-        "| Measurement | ours | django-auditlog | django-activity-stream | ours vs faster peer |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for what, key, a, b in (
-        ("Entries/s, one per commit", "record.1", "auditlog_per_commit_per_s",
-         "actstream_per_commit_per_s"),
-        ("Entries/s, one transaction", "ingest", "auditlog_one_transaction_per_s",
-         "actstream_one_transaction_per_s"),
-    ):  # fmt: skip
-        best = max(peer[a], peer[b])
-        lines.append(f"| {what} | {rate(key):,.0f}/s | {peer[a]:,.0f}/s | {peer[b]:,.0f}/s | "
-                     f"{_faster(rate(key) / best)} |")  # fmt: skip
-    for what, key, a, b in (
-        ("Search a rare name, first page", "search.rare.page", "auditlog_name_search_first_page_s",
-         None),
-        ("Search a rare name, count", "search.rare.count", "auditlog_name_search_count_s", None),
-        ("Search “deleted”, first page", "search.common.page", None,
-         "actstream_search_first_page_s"),
-        ("Search “deleted”, count", "search.common.count", None, "actstream_search_count_s"),
-        ("Counts per category / type", "categories", "auditlog_counts_per_type_s",
-         "actstream_counts_per_type_s"),
-    ):  # fmt: skip
-        mine = secs(key)
-        theirs = [peer[k]["median"] for k in (a, b) if k]
-        cells = [f"{peer[k]['median'] * 1e3:,.1f} ms" if k else "—" for k in (a, b)]
-        lines.append(f"| {what} | {mine * 1e3:,.3f} ms | {cells[0]} | {cells[1]} | "
-                     f"{_faster(min(theirs) / mine)} |")  # fmt: skip
-    lines.append(f"| File size | {report['info']['file']['bytes'] / 1e6:,.0f} MB | "
-                 f"{peer['db_bytes'] / 1e6:,.0f} MB (both peers in one file) | | |")  # fmt: skip
-    return "\n".join(lines)
-
-
 # -- main ---------------------------------------------------------------------------------------
 
 
@@ -790,7 +624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.size()
         if args.peers:
             bench.peers()
-        bench.judge()
+        judge(bench)
     finally:
         if own_dir:
             shutil.rmtree(workdir, ignore_errors=True)
