@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone, tzinfo
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-import attrs
-
-from . import access, context, ids
+from . import access, context, decorator, ids
+from .decorator import Call
 from .errors import (
     ConfigurationError,
     InvalidEntry,
@@ -36,26 +34,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-@attrs.frozen
-class Call:
-    """What a ``@log.records`` callable sees: the call's bound arguments and its result."""
-
-    args: Mapping[str, Any]
-    result: Any
-
-    def __getattr__(self, name: str) -> Any:
-        # Only called for names that are not attributes. "args" itself can be missing while
-        # copy/pickle rebuild the object; looking it up here would recurse forever.
-        if name == "args" or name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self.args[name]
-        except KeyError:
-            raise AttributeError(
-                f"{name!r}: the call has no such argument (arguments: {', '.join(self.args)})"
-            ) from None
 
 
 class _Batch:
@@ -423,75 +401,10 @@ class ActivityLog:
         nothing. Works on plain and ``async`` functions; on ``async`` ones the entry is written
         with :meth:`arecord`, off the event loop.
         """
-        self.registry.get(action)  # fail at decoration time, not at the first call
-        if when is not None and not callable(when):
-            raise ConfigurationError(f"when must be a function of the call, not {when!r}")
-        for name, value, kinds in (
-            ("target", target, (Target,)),
-            ("metadata", metadata, (Mapping,)),
-            ("description", description, (str,)),
-            ("changes", changes, (Mapping,)),
-        ):
-            if value is not None and not callable(value) and not isinstance(value, kinds):
-                raise ConfigurationError(
-                    f"{name} must be a {kinds[0].__name__}, a function of the call or None, "
-                    f"not {type(value).__name__}"
-                )
-
-        def decorate(fn: F) -> F:
-            if not callable(fn):
-                raise ConfigurationError(f"@log.records decorates a function, not {fn!r}")
-            try:
-                signature = inspect.signature(fn)
-            except (TypeError, ValueError) as exc:
-                raise ConfigurationError(f"cannot decorate {fn!r}: {exc}") from None
-
-            def fields_of(
-                args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
-            ) -> dict[str, Any] | None:
-                bound = signature.bind(*args, **kwargs)
-                bound.apply_defaults()
-                call = Call(dict(bound.arguments), result)
-                if when is not None and not when(call):
-                    return None
-
-                def resolve(value: Any) -> Any:
-                    return value(call) if callable(value) else value
-
-                return {
-                    "target": resolve(target),
-                    "metadata": resolve(metadata),
-                    "description": resolve(description),
-                    "changes": resolve(changes),
-                }
-
-            def after(args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
-                fields = fields_of(args, kwargs, result)
-                if fields is not None:
-                    self.record(action, **fields)
-
-            if inspect.iscoroutinefunction(fn):
-
-                @functools.wraps(fn)
-                async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                    result = await fn(*args, **kwargs)
-                    fields = fields_of(args, kwargs, result)
-                    if fields is not None:
-                        # Never block the event loop on the store: the write runs in a thread.
-                        await self.arecord(action, **fields)
-                    return result
-
-                return cast(F, async_wrapper)
-
-            @functools.wraps(fn)
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
-                result = fn(*args, **kwargs)
-                after(args, kwargs, result)
-                return result
-
-            return cast(F, wrapper)
-
-        return decorate
+        return decorator.records(
+            self, action, target=target, metadata=metadata, description=description,
+            changes=changes, when=when,
+        )
 
     # -- reading ----------------------------------------------------------------------------
 
