@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
 import attrs
-import humanize
+
+from .reltime import relative_text
 
 
 class Kind(str, enum.Enum):
@@ -181,10 +182,6 @@ def _freeze_metadata(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType({k: _deep_freeze(v) for k, v in (value or {}).items()})
 
 
-#: How far ahead of now an entry may be and still read "just now" (servers' clocks disagree).
-CLOCK_SKEW = timedelta(minutes=5)
-
-
 @attrs.frozen(eq=True)
 class Entry:
     """One immutable line of the Activity Log.
@@ -227,7 +224,7 @@ class Entry:
     def relative_time(self, now: datetime | None = None) -> str:
         """How long ago this happened, e.g. ``"2 hours ago"``.
 
-        A moment ahead of ``now`` by at most :data:`CLOCK_SKEW` (clocks of two servers
+        A moment ahead of ``now`` by at most :data:`~activitylog.reltime.CLOCK_SKEW` (clocks of two servers
         disagreeing) reads ``"just now"``; further ahead it reads ``"in 3 days"``.
         """
         if now is None:
@@ -238,17 +235,8 @@ class Entry:
             from .errors import NaiveDatetime
 
             raise NaiveDatetime("now")
+        # Equal to humanize.naturaltime's wording, computed without it where that is exact.
         return relative_text(self.occurred_at, now)
-
-
-def relative_text(occurred_at: datetime, now: datetime) -> str:
-    """What :meth:`Entry.relative_time` says of a moment ``occurred_at`` seen at ``now``."""
-    delta = now - occurred_at
-    if -delta > CLOCK_SKEW:
-        return f"in {humanize.naturaldelta(-delta)}"
-    if delta.total_seconds() < 1:
-        return "just now"
-    return humanize.naturaltime(delta)
 
 
 @attrs.frozen

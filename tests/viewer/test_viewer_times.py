@@ -13,7 +13,7 @@ from humanize import i18n
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from activitylog import Actor, Entry, Viewer
+from activitylog import Actor, Entry, Viewer, reltime
 from activitylog.query import DateBucket
 from activitylog.viewer import ViewerApp, core, times
 
@@ -30,11 +30,6 @@ def entry_at(moment: datetime) -> Entry:
                  description="Ada created lead", occurred_at=moment, source="dashboard")
 
 
-def reference(delta: timedelta, now: datetime = NOW) -> str:
-    """What ``Entry.relative_time`` (humanize) says of an entry ``delta`` before ``now``."""
-    return entry_at(now - delta).relative_time(now)
-
-
 @pytest.fixture
 def french() -> Iterator[None]:
     """humanize speaks French for the test's duration."""
@@ -46,50 +41,11 @@ def french() -> Iterator[None]:
 
 
 class TestRelativeTime:
-    def test_every_second_around_each_step_of_the_first_day(self) -> None:
-        """Every second of the first two hours (seconds, minutes rounded half to even), and
-        around each half hour after (hours rounded), ago and ahead, reads as humanize's."""
-        seconds = set(range(7201))
-        for half_hour in range(1800, 86400 + 1800, 1800):
-            seconds.update(range(half_hour - 3, half_hour + 4))
-        seconds.update(range(0, 86400, 61))
-        for second in sorted(seconds):
-            for delta in (timedelta(seconds=second), timedelta(seconds=-second)):
-                assert times.relative_time(NOW - delta, NOW) == reference(delta), delta
-
-    def test_every_day_of_four_years_both_ways(self) -> None:
-        """Each day up to four years (months of 30.5 days, years of 365), ago and ahead."""
-        for days in range(4 * 365 + 2):
-            for extra in (0, 1, 43199, 43201, 86399):
-                for sign in (1, -1):
-                    delta = sign * timedelta(days=days, seconds=extra)
-                    assert times.relative_time(NOW - delta, NOW) == reference(delta), delta
-
-    @settings(max_examples=600, deadline=None)
-    @given(st.timedeltas(min_value=timedelta(days=-400_000), max_value=timedelta(days=400_000)))
-    @example(timedelta(microseconds=999_999))
-    @example(timedelta(microseconds=-1))
-    @example(timedelta(minutes=-5))
-    @example(timedelta(minutes=-5, microseconds=-1))
-    @example(timedelta(seconds=90))  # round(1.5) is 2
-    @example(timedelta(seconds=150))  # round(2.5) is 2
-    @example(timedelta(days=365 * 1000))  # "1,000 years"
-    def test_any_delta(self, delta: timedelta) -> None:
-        """Any delta to microseconds, thousands of years either way, reads as humanize's."""
-        assert times.relative_time(NOW - delta, NOW) == reference(delta)
-
-    @settings(max_examples=200, deadline=None)
-    @given(st.timedeltas(min_value=timedelta(days=-3000), max_value=timedelta(days=3000)),
-           st.sampled_from(["UTC", "Europe/Paris", "America/St_Johns", "Asia/Kathmandu"]))
-    def test_any_zone_of_now(self, delta: timedelta, zone: str) -> None:
-        """The zone ``now`` and the entry are written in changes nothing."""
-        now = NOW.astimezone(ZoneInfo(zone))
-        entry = entry_at((NOW - delta).astimezone(ZoneInfo(zone)))
-        assert times.relative_time(entry.occurred_at, now) == entry.relative_time(now)
+    """The page's "2 hours ago" is ``activitylog.reltime``'s, tested in tests/test_reltime.py."""
 
     def test_english_only_while_humanize_speaks_english(self, french: None) -> None:
         """With a humanize translation active the page leaves the wording to humanize."""
-        assert not times.english()
+        assert not reltime.english()
         moment = NOW - timedelta(hours=2)
         links = core._Links(core.Params(), "/")
         data = core.entry_dict(entry_at(moment), times.PageTimes(NOW, timezone.utc), links)
@@ -103,8 +59,8 @@ class TestRelativeTime:
             assert entry["relative_time"] == entry_at(moment).relative_time(START)
 
     def test_english_by_default(self) -> None:
-        """Nothing activated: the fast path is used."""
-        assert times.english()
+        """Nothing activated: the page decides once to word the times itself."""
+        assert times.PageTimes(NOW, timezone.utc).fast is reltime.fast()
 
 
 class TestExactTime:
