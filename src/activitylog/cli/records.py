@@ -145,9 +145,9 @@ def entry_rows(entries: Sequence[Entry], now: datetime) -> list[list[tuple[str, 
 #: line break lets the search skip to each one.
 _RISKY_CELL = re.compile("\n[=+\\-@\t\r]")
 _KINDS, _SOURCES, _MAX_ID = rows.KINDS, rows.SOURCES, ids.MAX_ID
-_is_name, _shared_actor, _shared_target = rows.is_name, rows.shared_actor, rows.shared_target
-#: Actors and targets ``decode`` has accepted (and shares), by their stored values.
-_actors, _targets = rows.actors, rows.targets
+_is_name, _is_text, _shared_actor = rows.is_name, rows.is_text, rows.shared_actor
+#: Actors ``decode`` has accepted (and shares), by their stored values.
+_actors = rows.actors
 
 
 def _plain(row: Sequence[Any]) -> bool:
@@ -167,10 +167,10 @@ def _plain(row: Sequence[Any]) -> bool:
             or _shared_actor(actor_id, actor_name, avatar, actor_kind) is not None
         )
         and ((key_id is None and key_name is None) or (_is_name(key_id) and _is_name(key_name)))
+        # Checked, not looked up: an export meets most targets once.
         and (
             (target_type is None and target_id is None and target_label is None)
-            or (target_type, target_id, target_label) in _targets
-            or _shared_target(target_type, target_id, target_label) is not None
+            or (_is_name(target_type) and _is_name(target_id) and _is_text(target_label))
         )
     )
 
