@@ -386,9 +386,9 @@ def shared_target(target_type: Any, target_id: Any, target_label: Any) -> Target
 
 
 _targets: dict[tuple[Any, Any, Any], Target] = {}
-#: The actors and targets decoded rows share, by their stored values (what is in them was
-#: accepted as the validating constructors would).
-actors, targets = _actors, _targets
+#: The actors decoded rows share, by their stored values (each accepted as the validating
+#: constructor would).
+actors = _actors
 _TARGET_CACHE = 4096
 # Bound once: a page calls each of these for every row.
 _new = object.__new__
