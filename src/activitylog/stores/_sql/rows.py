@@ -328,6 +328,9 @@ def remember(cache: dict[Any, Any], text: Any, frozen: Any) -> Any:
 #: Actor object do).
 _actors: dict[tuple[Any, Any, Any, Any], Actor] = {}
 _ACTOR_CACHE = 4096
+#: The actors decoded rows share, by their stored values (each accepted as the validating
+#: constructor would).
+actors = _actors
 
 
 def shared_actor(actor_id: Any, actor_name: Any, avatar: Any, actor_kind: Any) -> Actor | None:
@@ -367,32 +370,15 @@ def frozen(changes: Any, metadata: Any) -> tuple[Any, Any] | None:
     return frozen_changes, frozen_metadata
 
 
-def shared_target(target_type: Any, target_id: Any, target_label: Any) -> Target | None:
-    """The target the validating constructor would build from these stored values (shared,
-    as actors are: one record's history repeats it); ``None`` when it would refuse them."""
-    target_key = (target_type, target_id, target_label)
-    target = _targets.get(target_key)
-    if target is None:
-        if not (is_name(target_type) and is_name(target_id) and is_text(target_label)):
-            return None
-        target = _new(Target)
-        _SET_TARGET["type"](target, target_type)
-        _SET_TARGET["id"](target, target_id)
-        _SET_TARGET["label"](target, target_label)
-        if len(_targets) >= _TARGET_CACHE:
-            _targets.clear()
-        _targets[target_key] = target
-    return target
-
-
-_targets: dict[tuple[Any, Any, Any], Target] = {}
-#: The actors decoded rows share, by their stored values (each accepted as the validating
-#: constructor would).
-actors = _actors
-_TARGET_CACHE = 4096
+_set_target_type, _set_target_id, _set_target_label = (
+    _SET_TARGET["type"],
+    _SET_TARGET["id"],
+    _SET_TARGET["label"],
+)
+_set_key_id, _set_key_name = _SET_KEY["id"], _SET_KEY["name"]
 # Bound once: a page calls each of these for every row.
 _new = object.__new__
-_get_kind, _get_source, _get_actor, _get_target = KINDS.get, SOURCES.get, _actors.get, _targets.get
+_get_kind, _get_source, _get_actor = KINDS.get, SOURCES.get, _actors.get
 _get_changes, _get_metadata = _frozen_changes.get, _frozen_metadata.get
 _MAX_ID = ids.MAX_ID
 _MAX_MICROS = ids.to_micros(ids.MAX_TIME)
@@ -422,7 +408,7 @@ def decode(row: Sequence[Any], org_id: str) -> Entry:
         or not ENUM_CONVERTERS
     ):
         return decode_checked(row, org_id)
-    # Cache hits first: most rows' actor, target, changes and metadata were seen before.
+    # Cache hits first: most rows' actor, changes and metadata were seen before.
     actor = _get_actor((actor_id, actor_name, avatar, actor_kind))
     if actor is None:
         actor = shared_actor(actor_id, actor_name, avatar, actor_kind)
@@ -430,18 +416,19 @@ def decode(row: Sequence[Any], org_id: str) -> Entry:
             return decode_checked(row, org_id)
     if target_type is None and target_id is None and target_label is None:
         target = None
+    elif is_name(target_type) and is_name(target_id) and is_text(target_label):
+        target = _new(Target)
+        _set_target_type(target, target_type)
+        _set_target_id(target, target_id)
+        _set_target_label(target, target_label)
     else:
-        target = _get_target((target_type, target_id, target_label))
-        if target is None:
-            target = shared_target(target_type, target_id, target_label)
-            if target is None:
-                return decode_checked(row, org_id)
+        return decode_checked(row, org_id)
     if key_id is None and key_name is None:
         key = None
     elif is_name(key_id) and is_name(key_name):
         key = _new(ApiKeyRef)
-        _SET_KEY["id"](key, key_id)
-        _SET_KEY["name"](key, key_name)
+        _set_key_id(key, key_id)
+        _set_key_name(key, key_name)
     else:
         return decode_checked(row, org_id)
     frozen_metadata = _get_metadata(metadata)
