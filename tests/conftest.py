@@ -164,6 +164,18 @@ def open_memory(
     return opener
 
 
+@pytest.fixture
+def french() -> Iterator[None]:
+    """humanize speaks French for the test's duration."""
+    from humanize import i18n
+
+    i18n.activate("fr_FR")
+    try:
+        yield
+    finally:
+        i18n.deactivate()
+
+
 # In CI every test must run: a skip there (a framework or driver that failed to install, an
 # importorskip, a service that did not start) fails the run instead of turning it green.
 @pytest.hookimpl(hookwrapper=True)

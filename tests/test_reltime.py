@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import humanize
 import pytest
-from humanize import i18n
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -33,16 +32,6 @@ def check(delta: timedelta, now: datetime = NOW) -> None:
     expected = reltime.humanize_text(now - delta, now)
     assert reltime.relative_text(now - delta, now) == expected, delta
     assert entry_at(now - delta).relative_time(now) == expected, delta
-
-
-@pytest.fixture
-def french() -> Iterator[None]:
-    """humanize speaks French for the test's duration."""
-    i18n.activate("fr_FR")
-    try:
-        yield
-    finally:
-        i18n.deactivate()
 
 
 class TestRelativeText:

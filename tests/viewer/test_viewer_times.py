@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone, tzinfo
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
-import pytest
-from humanize import i18n
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -28,16 +25,6 @@ def entry_at(moment: datetime) -> Entry:
     return Entry(id="e1", org_id="acme", action="lead.created", label="Lead Created",
                  category="Leads", kind="create", actor=Actor("u1", "Ada"),
                  description="Ada created lead", occurred_at=moment, source="dashboard")
-
-
-@pytest.fixture
-def french() -> Iterator[None]:
-    """humanize speaks French for the test's duration."""
-    i18n.activate("fr_FR")
-    try:
-        yield
-    finally:
-        i18n.deactivate()
 
 
 class TestRelativeTime:
