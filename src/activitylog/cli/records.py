@@ -1,4 +1,5 @@
-"""Entries as the command line shows and exports them: JSON data, CSV rows, table rows."""
+"""Entries as the command line shows and exports them: JSON data, CSV rows, table rows; and
+exports' pages, straight from a SQLite store's rows (see "straight from stored rows" below)."""
 
 from __future__ import annotations
 
@@ -152,7 +153,7 @@ _actors = rows.actors
 
 def _plain(row: Sequence[Any]) -> bool:
     """Whether ``rows.decode`` builds this row's entry from its values as they are (its
-    fields are then the row's values, but ``changes`` and ``metadata``: see :func:`_json`)."""
+    fields are then the row's values, but ``changes`` and ``metadata``: see :class:`_JsonTexts`)."""
     (id_, _, _, _, _, kind, actor_id, actor_name, avatar, actor_kind, _, micros, source,
      key_id, key_name, target_type, target_id, target_label, _, _, _, _, _) = row  # fmt: skip
     return (
