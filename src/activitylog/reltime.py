@@ -27,19 +27,11 @@ __all__ = [
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-#: humanize's loaded translations, English (the key None) first; a translation is loaded
-#: into it when first activated in any thread.
-_LOADED = getattr(i18n, "_TRANSLATIONS", None)
-
-
 def english() -> bool:
     """Whether humanize speaks English now (no translation activated in this thread)."""
-    # Asking get_translation costs a microsecond (a missing thread-local attribute raises
-    # inside getattr); while no translation was ever loaded the answer is known. Should
-    # humanize keep its translations elsewhere, the dict stays at one entry whatever is
-    # activated, which the tests with a translation active would catch.
-    if type(_LOADED) is dict and len(_LOADED) == 1:
-        return True
+    # Asked through humanize's public get_translation every time: a shortcut through its
+    # private state saved a microsecond but would give English words, silently, should a
+    # later humanize keep its translations elsewhere.
     return type(i18n.get_translation()) is gettext.NullTranslations
 
 
