@@ -20,7 +20,8 @@ import pytest
 
 from activitylog import ActivityLog, Actor, ApiKeyRef, Role, Target, Viewer, cli, demo
 from activitylog.cli import app, filters, records, tables, terminal, text
-from activitylog.query import Query
+from activitylog.stores.base import QuerySpec
+from activitylog.stores.sqlite import SQLiteStore
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 ORG = demo.MAIN_ORG.id
@@ -345,15 +346,15 @@ class TestExport:
     def test_export_streams_page_by_page(
         self, capsys: pytest.CaptureFixture[str], demo_db: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """Exports read bounded pages through cursors, never the whole log at once."""
+        """Exports read bounded pages of stored rows, never the whole log at once."""
         sizes: list[int] = []
-        original = Query.page
+        original = SQLiteStore.page_rows
 
-        def spy(self: Query, size: int = 50, after: str | None = None) -> object:
-            sizes.append(size)
-            return original(self, size, after)
+        def spy(store: SQLiteStore, spec: QuerySpec) -> object:
+            sizes.append(spec.limit)
+            return original(store, spec)
 
-        monkeypatch.setattr(Query, "page", spy)
+        monkeypatch.setattr(SQLiteStore, "page_rows", spy)
         code, out, _ = run(capsys, "export", "--db", demo_db, "--org", ORG, "--format", "jsonl")
         assert code == 0
         assert len(out.splitlines()) > 1000

@@ -39,7 +39,7 @@ from activitylog.cli import records
 from activitylog.cli.outfile import GuardedStream
 from activitylog.cli.terminal import Progress
 from activitylog.stores._sql import rows
-from activitylog.stores.sqlite import stream
+from activitylog.stores.sqlite import SQLiteStore
 from activitylog.viewer import export as viewer_export
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -284,13 +284,13 @@ class TestStreaming:
         )
         log.close()
         limits: list[int] = []
-        original = stream.page_rows
+        original = SQLiteStore.page_rows
 
-        def spy(store: Any, spec: Any) -> Any:
+        def spy(store: SQLiteStore, spec: Any) -> Any:
             limits.append(spec.limit)
             return original(store, spec)
 
-        monkeypatch.setattr(stream, "page_rows", spy)
+        monkeypatch.setattr(SQLiteStore, "page_rows", spy)
         out = export(db, "jsonl")
         assert len(out.splitlines()) == 2500
         assert len(limits) == 3

@@ -311,14 +311,20 @@ class SQLiteStore:
 
     def page(self, spec: QuerySpec) -> list[Entry]:
         """See :meth:`Store.page`."""
+        rows, plain = self.page_rows(spec)
+        build = decode if plain else decode_checked
+        return [build(row, spec.org_id) for row in rows]
+
+    def page_rows(self, spec: QuerySpec) -> tuple[list[Any], bool]:
+        """The stored rows of one page of ``spec``, undecoded (``_sql.rows.FIELDS`` order), and
+        whether their text was read as usual: when not (a tampered byte), build them with
+        ``decode_checked``. Exports write their cells from these rows (:mod:`.stream`)."""
         with self._errors("reading"), self._reading() as conn:
             code = self._org_code(conn, spec.org_id)
             if code is None:
-                return []
+                return [], True
             ctx = self._context(conn)
-            rows, plain = _tolerant(conn, lambda: query.page_rows(ctx, code, spec), _shown)
-        build = decode if plain else decode_checked
-        return [build(row, spec.org_id) for row in rows]
+            return _tolerant(conn, lambda: query.page_rows(ctx, code, spec), _shown)
 
     def count(self, spec: QuerySpec) -> int:
         """See :meth:`Store.count`."""

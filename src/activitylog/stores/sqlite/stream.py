@@ -14,18 +14,7 @@ from typing import Any
 import attrs
 
 from ..base import QuerySpec
-from . import query
-from .store import SQLiteStore, _shown, _tolerant
-
-
-def page_rows(store: SQLiteStore, spec: QuerySpec) -> tuple[list[Any], bool]:
-    """The stored rows of one page of ``spec``, and whether their text was read as usual."""
-    with store._errors("reading"), store._reading() as conn:
-        code = store._org_code(conn, spec.org_id)
-        if code is None:
-            return [], True
-        ctx = store._context(conn)
-        return _tolerant(conn, lambda: query.page_rows(ctx, code, spec), _shown)
+from .store import SQLiteStore
 
 
 def pages(store: SQLiteStore, spec: QuerySpec, size: int) -> Iterator[tuple[list[Any], bool]]:
@@ -33,7 +22,7 @@ def pages(store: SQLiteStore, spec: QuerySpec, size: int) -> Iterator[tuple[list
     read in its own snapshot as :class:`~activitylog.query.Query` iteration does."""
     after = spec.after
     while True:
-        rows, plain = page_rows(store, attrs.evolve(spec, after=after, limit=size))
+        rows, plain = store.page_rows(attrs.evolve(spec, after=after, limit=size))
         if rows:
             yield rows, plain
         if len(rows) < size:
