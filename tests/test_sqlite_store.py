@@ -861,6 +861,38 @@ ROW_EDITS = [
 ]  # fmt: skip
 
 
+class TestReadSnapshots:
+    """A read of several statements runs in one read transaction; a read of one does not."""
+
+    def traced(self, store: SQLiteStore) -> list[str]:
+        """The statements the store's (single, pooled) reading connection runs from now on."""
+        with store._reading() as conn:
+            pass
+        seen: list[str] = []
+        conn.set_trace_callback(seen.append)
+        return seen
+
+    def test_plain_pages_and_counts_run_one_statement(self, store: SQLiteStore) -> None:
+        """Without search words a page or a count is one statement: no BEGIN and COMMIT."""
+        log = ActivityLog(store, clock=Ticker())
+        record(log, 3)
+        seen = self.traced(store)
+        assert len(store.page(QuerySpec("acme", limit=2))) == 2
+        assert store.count(QuerySpec("acme", categories=("Leads",))) == 3
+        assert len(seen) == 2
+        assert not any(sql.startswith(("BEGIN", "COMMIT")) for sql in seen)
+
+    def test_searches_read_one_snapshot(self, store: SQLiteStore) -> None:
+        """A search reads the index and the pending search rows in one read transaction, so
+        an append moving rows from one to the other cannot be counted twice or missed."""
+        log = ActivityLog(store, clock=Ticker())
+        record(log, 3)
+        seen = self.traced(store)
+        assert store.count(QuerySpec("acme", terms=("lead",))) == 3
+        assert len(store.page(QuerySpec("acme", terms=("lead",), limit=2))) == 2
+        assert [sql for sql in seen if sql in ("BEGIN", "COMMIT")] == ["BEGIN", "COMMIT"] * 2
+
+
 class TestReadingRows:
     """Rows are read without re-running validation, yet exactly as validation would read them."""
 

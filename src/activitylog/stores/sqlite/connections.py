@@ -132,13 +132,14 @@ class Connections:
         return not wal.exists() or wal.stat().st_size == 0
 
     @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        """A connection whose statements all read one snapshot."""
+    def reading(self, *, snapshot: bool = True) -> Iterator[sqlite3.Connection]:
+        """A connection whose statements all read one snapshot. ``snapshot=False`` is for a
+        read of one statement, which is its own snapshot: it spares a BEGIN and a COMMIT."""
         if self.single is not None:
             with self.lock:
                 self.check_open()
                 conn = self.single
-                if conn.in_transaction:  # the host's transaction is our snapshot
+                if conn.in_transaction or not snapshot:  # the host's transaction is ours
                     yield conn
                     return
                 with _snapshot(conn):
@@ -149,7 +150,10 @@ class Connections:
             pooled = self.pool.pop() if self.pool else None
         conn = pooled if pooled is not None else self.connect()
         try:
-            with _snapshot(conn):
+            if snapshot:
+                with _snapshot(conn):
+                    yield conn
+            else:
                 yield conn
         except BaseException:
             conn.close()

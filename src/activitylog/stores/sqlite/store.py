@@ -119,9 +119,9 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{doing} {self._where} failed: {exc}") from exc
 
-    def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
-        """A connection whose statements all read one snapshot."""
-        return self._conns.reading()
+    def _reading(self, *, snapshot: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        """A connection whose statements all read one snapshot (see ``Connections.reading``)."""
+        return self._conns.reading(snapshot=snapshot)
 
     def close(self) -> None:
         """Close every connection the store opened (a host's connection stays open)."""
@@ -319,7 +319,10 @@ class SQLiteStore:
         """The stored rows of one page of ``spec``, undecoded (``_sql.rows.FIELDS`` order), and
         whether their text was read as usual: when not (a tampered byte), build them with
         ``decode_checked``. Exports write their cells from these rows (:mod:`.stream`)."""
-        with self._errors("reading"), self._reading() as conn:
+        # Without search words a page is one statement (organization and category codes,
+        # which never change once made, aside): no snapshot needed. A search also reads the
+        # pending search rows, which an append may move into the index meanwhile.
+        with self._errors("reading"), self._reading(snapshot=bool(spec.terms)) as conn:
             code = self._org_code(conn, spec.org_id)
             if code is None:
                 return [], True
@@ -328,7 +331,7 @@ class SQLiteStore:
 
     def count(self, spec: QuerySpec) -> int:
         """See :meth:`Store.count`."""
-        with self._errors("reading"), self._reading() as conn:
+        with self._errors("reading"), self._reading(snapshot=bool(spec.terms)) as conn:
             code = self._org_code(conn, spec.org_id)
             return 0 if code is None else query.count(self._context(conn), code, spec)
 
