@@ -368,11 +368,11 @@ class TestInterrupted:
                 self.inner = real_lock()
                 self.calls = 0
 
-            def acquire(self) -> bool:
+            def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
                 self.calls += 1
                 if self.calls == 2:
                     raise KeyboardInterrupt
-                return self.inner.acquire()
+                return self.inner.acquire(blocking, timeout)
 
             def release(self) -> None:
                 self.inner.release()
@@ -405,6 +405,124 @@ class TestInterrupted:
             assert log.store.org_ids() == ["A", "C"]
             log.record("lead.created", org_id="B", actor=ADA)
             assert log.store.org_ids() == ["A", "B", "C"]
+
+
+class TestBusyTimeout:
+    """A call waits in the queue no longer than the store's busy timeout."""
+
+    def test_a_call_queued_too_long_fails_alone(self, tmp_path: Path) -> None:
+        """A call still queued after busy_timeout seconds raises StoreError naming it and
+        stores nothing; the group it waited behind commits, and later calls write."""
+        with ActivityLog.open(f"sqlite:///{tmp_path / 'a.db'}", busy_timeout=0.3) as log:
+            group = group_of(log)
+            original = group._writer
+            release = threading.Event()
+
+            def slow(conn: sqlite3.Connection, *rest: Any) -> list[Entry]:
+                release.wait(10)
+                return original(conn, *rest)
+
+            group._writer = slow
+            outcomes: dict[str, object] = {}
+
+            def call(name: str) -> None:
+                try:
+                    outcomes[name] = log.record("lead.created", org_id=name, actor=ADA)
+                except Exception as exc:  # noqa: BLE001 - the outcome under test
+                    outcomes[name] = exc
+
+            first = threading.Thread(target=call, args=("A",))
+            first.start()
+            time.sleep(0.05)
+            call("B")  # queued behind A's transaction, which outlasts B's busy timeout
+            release.set()
+            first.join(10)
+            group._writer = original
+            assert isinstance(outcomes["B"], StoreError)
+            assert "busy_timeout" in str(outcomes["B"])
+            assert isinstance(outcomes["A"], Entry)
+            assert group._queue == [] and not group._writing
+            assert log.store.org_ids() == ["A"]
+            log.record("lead.created", org_id="B", actor=ADA)
+            assert log.store.org_ids() == ["A", "B"]
+
+
+class TestInterruptedLeader:
+    """A leader interrupted (as by Ctrl-C) wakes every call of its group with its outcome."""
+
+    def test_an_interrupt_after_the_commit_keeps_the_others_results(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Calls whose transaction committed get their entries even when the leader's thread
+        is interrupted after the COMMIT (here while it caches the new codes); only the
+        leader's thread raises."""
+        with ActivityLog.open(f"sqlite:///{tmp_path / 'a.db'}") as log:
+            group = group_of(log)
+            real_merge = group._merge
+            interrupted: list[bool] = []
+
+            def merge_interrupted(*codes: Any) -> None:
+                if threading.current_thread().name == "B" and not interrupted:
+                    interrupted.append(True)
+                    raise KeyboardInterrupt
+                real_merge(*codes)
+
+            monkeypatch.setattr(group, "_merge", merge_interrupted)
+            outcomes = self.three_calls(log)
+            monkeypatch.undo()
+            assert interrupted
+            assert isinstance(outcomes["B"], KeyboardInterrupt)
+            assert isinstance(outcomes["A"], Entry) and isinstance(outcomes["C"], Entry)
+            assert sorted(log.store.org_ids()) == ["A", "B", "C"]  # B's entry was committed
+            assert_chains_clean(log)
+
+    def test_an_interrupt_before_writing_fails_the_group_and_frees_the_queue(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A leader interrupted before writing its group: each of its calls raises
+        StoreError (nothing of theirs stored) instead of waiting forever, and the store
+        writes again afterwards."""
+        with ActivityLog.open(f"sqlite:///{tmp_path / 'a.db'}") as log:
+            group = group_of(log)
+            real_write = group._write
+
+            def interrupted(calls: list[Any]) -> None:
+                if threading.current_thread().name == "B":
+                    raise KeyboardInterrupt
+                real_write(calls)
+
+            monkeypatch.setattr(group, "_write", interrupted)
+            outcomes = self.three_calls(log)
+            monkeypatch.undo()
+            assert isinstance(outcomes["B"], KeyboardInterrupt)
+            assert isinstance(outcomes["C"], StoreError)
+            assert log.store.org_ids() == ["A"]
+            assert group._queue == [] and not group._writing
+            log.record("lead.created", org_id="C", actor=ADA)
+            assert log.store.org_ids() == ["A", "C"]
+
+    @staticmethod
+    def three_calls(log: ActivityLog) -> dict[str, object]:
+        """A leads the first group; B (the next leader) and C queue behind it together."""
+        outcomes: dict[str, object] = {}
+
+        def call(name: str) -> None:
+            try:
+                outcomes[name] = log.record("lead.created", org_id=name, actor=ADA)
+            except BaseException as exc:  # noqa: BLE001 - the outcome under test
+                outcomes[name] = exc
+
+        threads = {n: threading.Thread(target=call, args=(n,), name=n) for n in "ABC"}
+        with leader_held(log, 2):
+            threads["A"].start()
+            time.sleep(0.02)
+            threads["B"].start()
+            time.sleep(0.02)
+            threads["C"].start()
+            for thread in threads.values():
+                thread.join(10)
+        assert not any(thread.is_alive() for thread in threads.values())
+        return outcomes
 
 
 class TestProperty:

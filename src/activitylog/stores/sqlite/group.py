@@ -14,7 +14,8 @@ is rolled back to it and gets its own error, the others are kept.
 A failed ``COMMIT`` (or an error that made SQLite abandon the transaction) fails every call of
 the group not failed already. Each call returns only once the transaction holding its entries
 has committed, with the connection's ``synchronous`` durability: one ``COMMIT`` (and with
-``synchronous=FULL`` one sync of the write-ahead log) serves the whole group.
+``synchronous=FULL`` one sync of the write-ahead log) serves the whole group. A call waits in
+the queue at most the store's busy timeout, then leaves it with :class:`StoreError`.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ class _Call:
     """One caller's append, its outcome and how its thread is woken."""
 
     __slots__ = (
-        "batch", "categories", "chain", "error", "lead", "orgs", "result", "since", "statics",
-        "wake",
+        "batch", "categories", "chain", "committed", "error", "lead", "orgs", "result", "since",
+        "statics", "wake",
     )  # fmt: skip
 
     def __init__(self, batch: list[Entry], statics: list[Encoded], chain: Chain | None) -> None:
@@ -68,6 +69,7 @@ class _Call:
         self.categories: dict[str, int] = {}
         self.wake: threading.Lock | None = None
         self.lead = False
+        self.committed = False  # its transaction committed: its result stands whatever follows
 
 
 class GroupCommit:
@@ -90,7 +92,8 @@ class GroupCommit:
     ) -> list[Entry]:
         """``batch`` appended in a write transaction, perhaps shared with other threads'
         calls: the entries as stored once it has committed, or the error that kept them out.
-        Raises :class:`sqlite3.Error` or :class:`StoreError` for a failure of the database."""
+        Raises :class:`sqlite3.Error` or :class:`StoreError` for a failure of the database,
+        and :class:`StoreError` when the call waited ``busy_timeout`` seconds in the queue."""
         call = _Call(batch, statics, chain)
         with self._mutex:
             waiting = self._writing
@@ -101,23 +104,53 @@ class GroupCommit:
             else:
                 self._writing = True
         if waiting:
-            assert call.wake is not None
-            try:
-                call.wake.acquire()  # released when this call is done, or is to lead a group
-            except BaseException:
-                self._leave(call)  # interrupted (KeyboardInterrupt) while waiting
-                raise
+            self._wait(call)
             if not call.lead:
                 return _outcome(call)
-            with self._mutex:
-                group, self._queue = self._queue, []
-        else:
-            group = [call]
+        # From here this thread leads a group: whatever interrupts it, the calls it took are
+        # woken and the lead passes on (or nobody is writing any more).
+        group: list[_Call] = []
         try:
+            if waiting:
+                with self._mutex:
+                    group, self._queue = self._queue, []
+            else:
+                group = [call]
             self._write(group)
         finally:
-            self._hand_over()
+            for other in group[1:]:
+                if other.result is None and other.error is None:  # the leader was interrupted
+                    other.error = StoreError(
+                        f"writing to {self._where} failed: the thread writing its group was "
+                        "interrupted before writing it"
+                    )
+                assert other.wake is not None
+                other.wake.release()
+            self._hand_over(call if not group else None)
         return _outcome(call)
+
+    def _wait(self, call: _Call) -> None:
+        """Wait until ``call`` is done or leads a group. Raises :class:`StoreError` (out of
+        the queue) when that takes more than the busy timeout, counted from the call."""
+        assert call.wake is not None
+        left = self._conns.timeout - (time.monotonic() - call.since)
+        try:
+            if call.wake.acquire(timeout=max(left, 0.0)):
+                return
+            with self._mutex:
+                if call in self._queue and not call.lead:
+                    self._queue.remove(call)
+                    raise StoreError(
+                        f"writing to {self._where} failed: other threads kept it busy for "
+                        f"{self._conns.timeout:g} s (busy_timeout)"
+                    )
+            # Taken into a group being written, or just given the lead: that ends soon.
+            call.wake.acquire()
+        except StoreError:
+            raise
+        except BaseException:
+            self._leave(call)  # interrupted (KeyboardInterrupt) while waiting
+            raise
 
     def _leave(self, call: _Call) -> None:
         """Take a call whose wait was interrupted out of the queue, passing on the lead it
@@ -130,9 +163,12 @@ class GroupCommit:
                 return
         self._hand_over()
 
-    def _hand_over(self) -> None:
-        """Let the first queued call lead the next group, or note that none is written."""
+    def _hand_over(self, leaving: _Call | None = None) -> None:
+        """Let the first queued call lead the next group, or note that none is written;
+        ``leaving`` (a leader interrupted before it took its group) leaves the queue first."""
         with self._mutex:
+            if leaving is not None and leaving in self._queue:
+                self._queue.remove(leaving)
             if self._queue:
                 first = self._queue[0]
                 first.lead = True
@@ -142,8 +178,9 @@ class GroupCommit:
                 self._writing = False
 
     def _write(self, group: list[_Call]) -> None:
-        """Write a group in one transaction and settle every call's outcome; wake the others.
-        A failure of the group as a whole is raised only in the leader's thread (group[0])."""
+        """Write a group in one transaction and settle every call's outcome (the caller wakes
+        the others). A failure of the group as a whole is raised only in the leader's thread
+        (group[0]); calls whose transaction had committed keep their results."""
         try:
             self._transaction(group)
             for call in group:
@@ -151,17 +188,13 @@ class GroupCommit:
                     self._merge(call.orgs, call.categories)
         except BaseException as exc:
             leader = group[0]
-            if leader.error is None:
+            if leader.error is None and not leader.committed:
                 leader.error = exc
             for call in group[1:]:
-                if call.error is None:
+                if call.error is None and not call.committed:
                     call.error = _for_another_thread(exc, self._where)
             if not isinstance(exc, Exception):
                 raise  # KeyboardInterrupt and the like: the leader's thread stops
-        finally:
-            for call in group[1:]:
-                assert call.wake is not None
-                call.wake.release()
 
     def _transaction(self, group: list[_Call]) -> None:
         conns = self._conns
@@ -188,6 +221,8 @@ class GroupCommit:
                     return
                 raise
             commit(conn)
+            for call in group:
+                call.committed = True
             self.commits += 1
             self.committed_calls += sum(1 for call in group if call.error is None)
         finally:
