@@ -106,11 +106,17 @@ class TestServe:
 class TestCommand:
     def test_activitylog_serve_runs_until_interrupted(self, database: Path) -> None:
         """The real command prints its URL, serves the page, and stops cleanly on Ctrl-C."""
-        process = subprocess.Popen(
-            [sys.executable, "-m", "activitylog", "serve", "--db", str(database),
-             "--port", "0", "--org", ORG],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
+        # Ctrl-C as from a terminal, even when the tests run where SIGINT is ignored (a
+        # shell's background job): an ignored SIGINT is inherited, a handler is not.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "activitylog", "serve", "--db", str(database),
+                 "--port", "0", "--org", ORG],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+        finally:
+            signal.signal(signal.SIGINT, previous)
         try:
             assert process.stdout is not None
             url = ""
