@@ -95,6 +95,20 @@ def run_threads(*targets: Callable[[], object]) -> list[object]:
     return outcomes
 
 
+def callers(log: ActivityLog) -> tuple[dict[str, object], dict[str, threading.Thread]]:
+    """Threads named A, B and C (not started), each recording one entry for the
+    organization of its name, and where each one's outcome (entry or exception) goes."""
+    outcomes: dict[str, object] = {}
+
+    def call(name: str) -> None:
+        try:
+            outcomes[name] = log.record("lead.created", org_id=name, actor=ADA)
+        except BaseException as exc:  # noqa: BLE001 - the outcome under test
+            outcomes[name] = exc
+
+    return outcomes, {n: threading.Thread(target=call, args=(n,), name=n) for n in "ABC"}
+
+
 def stored(log: ActivityLog) -> dict[str, Entry]:
     """Every stored entry by id, every organization's chain read whole."""
     return {e.id: e for org in log.store.org_ids() for e in log.store.chain(org)}
@@ -382,15 +396,7 @@ class TestInterrupted:
 
         with ActivityLog.open(f"sqlite:///{tmp_path / 'a.db'}") as log:
             monkeypatch.setattr("activitylog.stores.sqlite.group.threading.Lock", lock)
-            outcomes: dict[str, object] = {}
-
-            def call(name: str) -> None:
-                try:
-                    outcomes[name] = log.record("lead.created", org_id=name, actor=ADA)
-                except BaseException as exc:  # noqa: BLE001 - the outcome under test
-                    outcomes[name] = exc
-
-            threads = {n: threading.Thread(target=call, args=(n,), name=n) for n in "ABC"}
+            outcomes, threads = callers(log)
             with leader_held(log, 1):
                 threads["A"].start()
                 time.sleep(0.02)
@@ -504,15 +510,7 @@ class TestInterruptedLeader:
     @staticmethod
     def three_calls(log: ActivityLog) -> dict[str, object]:
         """A leads the first group; B (the next leader) and C queue behind it together."""
-        outcomes: dict[str, object] = {}
-
-        def call(name: str) -> None:
-            try:
-                outcomes[name] = log.record("lead.created", org_id=name, actor=ADA)
-            except BaseException as exc:  # noqa: BLE001 - the outcome under test
-                outcomes[name] = exc
-
-        threads = {n: threading.Thread(target=call, args=(n,), name=n) for n in "ABC"}
+        outcomes, threads = callers(log)
         with leader_held(log, 2):
             threads["A"].start()
             time.sleep(0.02)
