@@ -429,20 +429,13 @@ class TestBusyTimeout:
                 return original(conn, *rest)
 
             group._writer = slow
-            outcomes: dict[str, object] = {}
-
-            def call(name: str) -> None:
-                try:
-                    outcomes[name] = log.record("lead.created", org_id=name, actor=ADA)
-                except Exception as exc:  # noqa: BLE001 - the outcome under test
-                    outcomes[name] = exc
-
-            first = threading.Thread(target=call, args=("A",))
-            first.start()
+            outcomes, threads = callers(log)
+            threads["A"].start()
             time.sleep(0.05)
-            call("B")  # queued behind A's transaction, which outlasts B's busy timeout
+            threads["B"].start()  # queued behind A's transaction, which outlasts B's timeout
+            threads["B"].join(10)
             release.set()
-            first.join(10)
+            threads["A"].join(10)
             group._writer = original
             assert isinstance(outcomes["B"], StoreError)
             assert "busy_timeout" in str(outcomes["B"])
